@@ -1,0 +1,187 @@
+"""What every JSON endpoint shares: errors as JSON, body limits, and validated JSON bodies.
+
+Every error an API client can see, from a validation failure to an unexpected exception, is
+`{"error": {"code", "message"}}` with a fitting status: never an HTML page or a stack trace.
+Bodies are streamed so an oversized request is refused with a 413 from its Content-Length
+before it is read, instead of being buffered first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import tornado.web
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    dict: "an object",
+    list: "an array",
+}
+
+
+class APIError(tornado.web.HTTPError):
+    """An error for the client: status, a stable machine code, and a message for people."""
+
+    def __init__(
+        self, status: int, message: str, *, code: str | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(status)
+        self.code = code or ERROR_CODES.get(status, "error")
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Field:
+    """One member of a JSON request body: its type and limits."""
+
+    kind: type
+    required: bool = False
+    nullable: bool = False
+    max_length: int | None = None
+
+
+@tornado.web.stream_request_body
+class APIHandler(tornado.web.RequestHandler):
+    """Base of every `/api/...` handler."""
+
+    max_body_bytes = DEFAULT_MAX_BODY_BYTES
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    async def prepare(self) -> None:
+        self._body_parts: list[bytes] = []
+        self._body_size = 0
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise self._too_large()
+
+    def data_received(self, chunk: bytes) -> None:
+        # Reached for chunked bodies, whose size is only known while they arrive.
+        self._body_size += len(chunk)
+        if self._body_size > self.max_body_bytes:
+            raise self._too_large()
+        self._body_parts.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self._body_parts)
+
+    def read_json(self, fields: Mapping[str, Field]) -> dict[str, Any]:
+        """The request body as a JSON object whose members match `fields`, else a 400."""
+        if not self.body.strip():
+            raise APIError(400, "the request body must be a JSON object", code="invalid_json")
+        try:
+            data = json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise APIError(400, f"the request body is not valid JSON: {exc}",
+                           code="invalid_json") from None
+        if not isinstance(data, dict):
+            raise APIError(400, "the request body must be a JSON object", code="invalid_json")
+        for name in data:
+            if name not in fields:
+                raise APIError(400, f"unknown field '{name}'", code="validation_failed",
+                               field=name)
+        for name, spec in fields.items():
+            if name in data:
+                _check_field(name, data[name], spec)
+            elif spec.required:
+                raise APIError(400, f"{name} is required", code="validation_failed", field=name)
+        return data
+
+    def write_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(_encode(value))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error: dict[str, Any] = {
+            "code": ERROR_CODES.get(status_code, "error"),
+            "message": _status_phrase(status_code),
+        }
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, APIError):
+            error.update(code=exc.code, message=exc.message)
+            if exc.field:
+                error["field"] = exc.field
+        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code < 500:
+            # Tornado's own 4xx (a missing query argument, say): its text is safe to show.
+            error["message"] = exc.log_message % exc.args if exc.args else exc.log_message
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self._allowed_methods()))
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(_encode({"error": error}))
+
+    def _allowed_methods(self) -> list[str]:
+        own = type(self)
+        return [
+            method for method in self.SUPPORTED_METHODS
+            if getattr(own, method.lower(), None) is not getattr(APIHandler, method.lower(), None)
+        ]
+
+    def _too_large(self) -> APIError:
+        return APIError(413, f"the request body is larger than {self.max_body_bytes} bytes")
+
+
+class API404Handler(APIHandler):
+    """Any `/api/...` path no route matched: a JSON 404, never the dashboard's HTML."""
+
+    async def prepare(self) -> None:
+        raise APIError(404, f"no API endpoint {self.request.method} {self.request.path}")
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _status_phrase(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Error"
+
+
+def _check_field(name: str, value: Any, spec: Field) -> None:
+    if value is None:
+        if spec.nullable:
+            return
+        raise APIError(400, f"{name} must not be null", code="validation_failed", field=name)
+    # bool is an int in Python but never a number in JSON terms.
+    wrong_bool = isinstance(value, bool) and spec.kind is not bool
+    accepted = (int, float) if spec.kind is float else spec.kind
+    if wrong_bool or not isinstance(value, accepted):
+        raise APIError(400, f"{name} must be {_TYPE_NAMES.get(spec.kind, spec.kind.__name__)}",
+                       code="validation_failed", field=name)
+    if spec.max_length is not None and len(value) > spec.max_length:
+        unit = "characters" if spec.kind is str else "items"
+        raise APIError(400, f"{name} must be at most {spec.max_length} {unit}",
+                       code="validation_failed", field=name)

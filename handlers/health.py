@@ -1,0 +1,32 @@
+"""`GET /api/health`: is the server up, can it reach its database and the Docker engine.
+
+A missing Docker engine is reported, with the reason, but is not an outage of the dashboard:
+the answer stays 200 ("degraded"); only an unreachable database makes it 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine import __version__
+from engine.docker_engine import docker_status
+from handlers.base import APIHandler
+
+
+class HealthHandler(APIHandler):
+    async def get(self) -> None:
+        app = self.application
+        loop = asyncio.get_running_loop()
+        db, docker = await asyncio.gather(
+            app.db.check(),
+            loop.run_in_executor(None, docker_status, app.config.docker_host),
+        )
+        if db != "ok":
+            status, code = "unavailable", 503
+        elif docker != "ok":
+            status, code = "degraded", 200
+        else:
+            status, code = "ok", 200
+        self.write_json(
+            {"status": status, "db": db, "docker": docker, "version": __version__}, code
+        )

@@ -1,0 +1,175 @@
+"""Slipway's entry point: read the configuration, open the database, serve everything on one port.
+
+    python server.py [--reload] [--port 8080] [...]     (every flag also reads its variable)
+
+The Application below owns the shared resources and lists every route in the order requests are
+matched: deployed sites by Host first, then Socket.io, then the JSON API, then the dashboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shlex
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import socketio
+import tornado.httpserver
+import tornado.log
+import tornado.netutil
+import tornado.web
+from tornado.routing import Rule
+
+from engine import __version__
+from engine.config import Config, ConfigError, add_config_arguments, load_config
+from handlers.access_log import log_request
+from handlers.base import API404Handler
+from handlers.dashboard import DashboardHandler
+from handlers.health import HealthHandler
+from handlers.realtime import create_socket_server
+from handlers.sites import SiteHandler, SiteHostMatcher
+from sql.database import Database, DatabaseUnavailable
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("slipway")
+
+# The largest request Tornado will read at all; API handlers set far smaller limits of their own.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+SHUTDOWN_GRACE_SECONDS = 10
+
+
+class StartupError(Exception):
+    """Slipway cannot start; the message is one line naming what to fix."""
+
+
+class Slipway(tornado.web.Application):
+    """The one Tornado Application: routes, and the resources handlers share."""
+
+    def __init__(self, config: Config, db: Database) -> None:
+        self.config = config
+        self.db = db
+        self.sio: socketio.AsyncServer = create_socket_server(config.public_url)
+        routes = [
+            Rule(SiteHostMatcher(config.domain), SiteHandler),
+            (r"/socket\.io/", socketio.get_tornado_handler(self.sio)),
+            (r"/api/health", HealthHandler),
+            (r"/api/.*", API404Handler),
+            (r"/(.*)", DashboardHandler, {"dist_dir": ROOT / "frontend" / "dist"}),
+        ]
+        super().__init__(routes, log_function=log_request, xsrf_cookies=False)
+
+
+async def serve(config: Config, on_listening: asyncio.Future[int] | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then stop accepting, close the pool, stop the database."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    sockets = _bind(config)
+    try:
+        db = await Database.open(config.database_url, config.data_dir)
+    except DatabaseUnavailable as exc:
+        for sock in sockets:
+            sock.close()
+        raise StartupError(f"{_database_setting(config)}: {exc}") from None
+    server = tornado.httpserver.HTTPServer(
+        Slipway(config, db), max_body_size=MAX_REQUEST_BYTES, idle_connection_timeout=120
+    )
+    try:
+        server.add_sockets(sockets)
+        port = sockets[0].getsockname()[1]
+        log.info("Slipway %s listening on %s:%d", __version__, config.bind, port)
+        log.info("dashboard: %s   sites: http://<project>.%s:%d", config.public_url,
+                 config.domain, port)
+        if on_listening is not None:
+            on_listening.set_result(port)
+        await stop.wait()
+        log.info("shutting down")
+        server.stop()
+        try:
+            await asyncio.wait_for(server.close_all_connections(), SHUTDOWN_GRACE_SECONDS)
+        except TimeoutError:
+            log.warning("connections still open after %d s; closing anyway",
+                        SHUTDOWN_GRACE_SECONDS)
+    finally:
+        await db.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _bind(config: Config) -> list[socket.socket]:
+    try:
+        return tornado.netutil.bind_sockets(config.port, config.bind)
+    except OSError as exc:
+        raise StartupError(
+            f"SLIPWAY_PORT (--port): cannot listen on {config.bind}:{config.port}: "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
+def _database_setting(config: Config) -> str:
+    if config.database_url:
+        return "DATABASE_URL (--database-url)"
+    return "SLIPWAY_DATA_DIR (--data-dir)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="server.py",
+        description="Slipway: push a Git repository, get a site. Serves API, dashboard and sites.",
+    )
+    parser.add_argument("--reload", action="store_true",
+                        help="restart when a Python or SQL source file changes (development)")
+    add_config_arguments(parser)
+    return parser
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(tornado.log.LogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("SLIPWAY_LOG_LEVEL", "INFO").upper())
+
+
+def run_with_reload(argv: Sequence[str]) -> int:
+    """Run the server in a child process that watchfiles restarts when sources change."""
+    from watchfiles import PythonFilter, run_process
+
+    command = shlex.join([sys.executable, str(ROOT / "server.py"),
+                          *(a for a in argv if a != "--reload")])
+    watched = [ROOT / "server.py", ROOT / "engine", ROOT / "handlers", ROOT / "sql"]
+    log.info("watching %s for changes", ", ".join(str(p.relative_to(ROOT)) for p in watched))
+    run_process(*watched, target=command, target_type="command",
+                watch_filter=PythonFilter(extra_extensions=(".sql",)), sigint_timeout=15)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    try:
+        config = load_config(args, os.environ)
+    except ConfigError as exc:
+        print(f"slipway: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.reload:
+        return run_with_reload(argv)
+    try:
+        asyncio.run(serve(config))
+    except StartupError as exc:
+        print(f"slipway: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Slipway's schema (numbered .sql migrations in this directory) and its database access."""

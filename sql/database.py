@@ -1,0 +1,123 @@
+"""Slipway's database: an async connection pool, and the embedded server behind it if any.
+
+`Database.open` is the one place that decides where PostgreSQL is (DATABASE_URL, or an embedded
+server under the data directory), migrates the schema, and opens the pool; `close` undoes all
+of it in reverse, so a stopped Slipway never leaves a PostgreSQL process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from sql.embedded import EmbeddedPostgres
+from sql.migrate import MigrationError, apply_migrations
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be reached or prepared; the message is one line for the user."""
+
+
+class Database:
+    """The pool every query goes through, owning the embedded server when there is one."""
+
+    def __init__(self, pool: AsyncConnectionPool, embedded: EmbeddedPostgres | None) -> None:
+        self.pool = pool
+        self.embedded = embedded
+
+    @classmethod
+    async def open(
+        cls, database_url: str | None, data_dir: Path, *, max_size: int = 10
+    ) -> Database:
+        """Connect to `database_url`, or start the embedded server in `data_dir/pg`."""
+        loop = asyncio.get_running_loop()
+        embedded = None
+        if database_url is None:
+            try:
+                embedded = await loop.run_in_executor(None, EmbeddedPostgres, data_dir / "pg")
+            except Exception as exc:
+                raise DatabaseUnavailable(
+                    f"the embedded PostgreSQL in {data_dir / 'pg'} did not start: {exc}; "
+                    f"its log is {data_dir / 'pg' / 'log'}"
+                ) from exc
+            database_url = embedded.uri
+        try:
+            await migrate(database_url)
+            pool = AsyncConnectionPool(
+                database_url,
+                min_size=1,
+                max_size=max_size,
+                open=False,
+                kwargs={"autocommit": True},
+                name="slipway",
+            )
+            try:
+                await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+            except Exception:
+                await pool.close()
+                raise
+        except BaseException:
+            if embedded is not None:
+                await loop.run_in_executor(None, embedded.stop)
+            raise
+        return cls(pool, embedded)
+
+    async def close(self) -> None:
+        await self.pool.close()
+        if self.embedded is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
+
+    async def check(self, timeout: float = 2.0) -> str:
+        """'ok' when a query answers within `timeout` seconds, else why not."""
+        try:
+            async with self.pool.connection(timeout=timeout) as conn:
+                await asyncio.wait_for(conn.execute("SELECT 1"), timeout)
+        except Exception as exc:
+            return f"database not reachable: {describe_error(exc)}"
+        return "ok"
+
+
+async def migrate(database_url: str) -> list[int]:
+    """Bring the schema at `database_url` up to date; return the versions applied."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        )
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(
+            f"cannot connect to {redact_database_url(database_url)}: {describe_error(exc)}"
+        ) from exc
+    async with conn:
+        try:
+            applied = await apply_migrations(conn)
+        except MigrationError as exc:
+            raise DatabaseUnavailable(f"migrations: {exc}") from exc
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(f"a migration failed: {describe_error(exc)}") from exc
+    if applied:
+        log.info("applied migrations %s", ", ".join(f"{v:04d}" for v in applied))
+    return applied
+
+
+def redact_database_url(url: str) -> str:
+    """The URL with any password replaced, fit for a log line or an error message."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url if "password" not in url else "the configured database"
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def describe_error(exc: BaseException) -> str:
+    """The first line of a driver error, without the driver's class names."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

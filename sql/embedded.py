@@ -1,0 +1,90 @@
+"""The embedded PostgreSQL server: a real PostgreSQL bundled as the `pgserver` wheel.
+
+pgserver keeps a list of the processes using a data directory and stops the server when the
+last one lets go. A process that crashed never takes itself off that list, which would leave
+the next clean exit believing someone else still needs the server, so dead entries are dropped
+before every start. Running as root, pgserver starts postgres as an OS user `pgserver` and makes
+every parent directory of the data directory traversable by others; Slipway says so in its log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import warnings
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_HANDLES_FILE = ".handle_pids.json"
+
+
+class EmbeddedPostgres:
+    """A pgserver instance in `pgdata`, started on creation and stopped by `stop()`."""
+
+    def __init__(self, pgdata: Path) -> None:
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset; pgserver copes without it.
+            warnings.simplefilter("ignore")
+            import pgserver  # Imported lazily: it is only needed without DATABASE_URL.
+
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        pgdata = pgdata.absolute()
+        pgdata.mkdir(parents=True, exist_ok=True)
+        _warn_about_root_permissions(pgdata)
+        forget_dead_handles(pgdata)
+        self.pgdata = pgdata
+        self._server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        self.uri: str = self._server.get_uri()
+        log.info("embedded PostgreSQL running in %s", pgdata)
+
+    @property
+    def pid(self) -> int | None:
+        return self._server.get_pid()
+
+    def stop(self) -> None:
+        """Stop the server unless another live process still uses this data directory."""
+        self._server.cleanup()
+        log.info("embedded PostgreSQL stopped")
+
+
+def forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that no longer exist from pgserver's list of users of `pgdata`."""
+    handles = pgdata / _HANDLES_FILE
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _process_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _warn_about_root_permissions(pgdata: Path) -> None:
+    if os.geteuid() != 0:
+        return
+    closed = [
+        str(parent)
+        for parent in pgdata.parents
+        if parent.exists() and (parent.stat().st_mode & (stat.S_IROTH | stat.S_IXOTH))
+        != (stat.S_IROTH | stat.S_IXOTH)
+    ]
+    if closed:
+        log.warning(
+            "running as root: the embedded PostgreSQL runs as OS user 'pgserver', so these "
+            "directories are made readable and traversable by other users (o+rx): %s. "
+            "Set SLIPWAY_DATA_DIR outside them (for example /var/lib/slipway) to avoid this.",
+            ", ".join(closed),
+        )
