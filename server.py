@@ -64,6 +64,13 @@ class Slipway(tornado.web.Application):
         ]
         super().__init__(routes, log_function=log_request, xsrf_cookies=False)
 
+    async def close(self) -> None:
+        """Release what the Application owns: sockets' background tasks, then the database."""
+        try:
+            await self.sio.shutdown()
+        finally:
+            await self.db.close()
+
 
 async def serve(config: Config, on_listening: asyncio.Future[int] | None = None) -> None:
     """Run until SIGINT or SIGTERM, then stop accepting, close the pool, stop the database."""
@@ -79,8 +86,9 @@ async def serve(config: Config, on_listening: asyncio.Future[int] | None = None)
         for sock in sockets:
             sock.close()
         raise StartupError(f"{_database_setting(config)}: {exc}") from None
+    app = Slipway(config, db)
     server = tornado.httpserver.HTTPServer(
-        Slipway(config, db), max_body_size=MAX_REQUEST_BYTES, idle_connection_timeout=120
+        app, max_body_size=MAX_REQUEST_BYTES, idle_connection_timeout=120
     )
     try:
         server.add_sockets(sockets)
@@ -99,7 +107,7 @@ async def serve(config: Config, on_listening: asyncio.Future[int] | None = None)
             log.warning("connections still open after %d s; closing anyway",
                         SHUTDOWN_GRACE_SECONDS)
     finally:
-        await db.close()
+        await app.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
 

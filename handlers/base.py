@@ -87,22 +87,28 @@ class APIHandler(tornado.web.RequestHandler):
             raise self._too_large()
 
     def data_received(self, chunk: bytes) -> None:
-        # Reached for chunked bodies, whose size is only known while they arrive.
+        # Reached for chunked bodies too, whose size is only known while they arrive. Past the
+        # limit the rest is dropped, so memory stays bounded; reading `body` then answers 413.
         self._body_size += len(chunk)
-        if self._body_size > self.max_body_bytes:
-            raise self._too_large()
-        self._body_parts.append(chunk)
+        if self._body_size <= self.max_body_bytes:
+            self._body_parts.append(chunk)
+        else:
+            self._body_parts.clear()
 
     @property
     def body(self) -> bytes:
+        """The request body; a 413 if it went over `max_body_bytes` while streaming in."""
+        if self._body_size > self.max_body_bytes:
+            raise self._too_large()
         return b"".join(self._body_parts)
 
     def read_json(self, fields: Mapping[str, Field]) -> dict[str, Any]:
         """The request body as a JSON object whose members match `fields`, else a 400."""
-        if not self.body.strip():
+        body = self.body
+        if not body.strip():
             raise APIError(400, "the request body must be a JSON object", code="invalid_json")
         try:
-            data = json.loads(self.body)
+            data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise APIError(400, f"the request body is not valid JSON: {exc}",
                            code="invalid_json") from None

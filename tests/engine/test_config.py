@@ -1,0 +1,153 @@
+import base64
+import os
+import stat
+
+import pytest
+
+from engine.config import SECRET_KEY_FILE, ConfigError, parse_config
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    return ["--data-dir", str(tmp_path / "data"), "--deployments-dir", str(tmp_path / "sites")]
+
+
+def test_defaults_match_the_spec(dirs):
+    config = parse_config(dirs, environ={})
+    assert config.port == 8080
+    assert config.bind == "0.0.0.0"
+    assert config.domain == "localhost"
+    assert config.public_url == "http://localhost:8080"
+    assert config.database_url is None
+    assert config.github_url == "https://github.com"
+    assert config.github_api_url == "https://api.github.com"
+    assert config.build_concurrency == 2
+    assert config.build_timeout == 900
+    assert config.build_memory == 2 * 1024**3
+    assert config.build_cpus == 1.0
+    assert config.build_network == "bridge"
+    assert config.node_image == "node:20-slim"
+    assert config.keep_releases == 10
+    assert not config.github_oauth_enabled
+
+
+def test_environment_fills_settings_and_flags_win(dirs):
+    env = {"SLIPWAY_PORT": "9000", "SLIPWAY_DOMAIN": "Sites.Example.COM.",
+           "SLIPWAY_BUILD_MEMORY": "512m", "SLIPWAY_BUILD_TIMEOUT": "15m"}
+    config = parse_config([*dirs, "--port", "9100"], environ=env)
+    assert config.port == 9100
+    assert config.domain == "sites.example.com"
+    assert config.build_memory == 512 * 1024**2
+    assert config.build_timeout == 900
+
+
+def test_public_url_follows_the_port_unless_set(dirs):
+    assert parse_config([*dirs, "--port", "9000"], environ={}).public_url == "http://localhost:9000"
+    config = parse_config(dirs, environ={"SLIPWAY_PUBLIC_URL": "https://deploy.example.com/"})
+    assert config.public_url == "https://deploy.example.com"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SLIPWAY_PORT": "abc"},
+         "SLIPWAY_PORT (--port) must be a whole number from 0 to 65535, got 'abc'"),
+        ({"SLIPWAY_PORT": "70000"},
+         "SLIPWAY_PORT (--port) must be a whole number from 0 to 65535, got '70000'"),
+        ({"SLIPWAY_BIND": "not an address"},
+         "SLIPWAY_BIND (--bind) must be an IP address or a host name"),
+        ({"SLIPWAY_DOMAIN": "bad_domain!"}, "SLIPWAY_DOMAIN (--domain) must be a host name"),
+        ({"SLIPWAY_PUBLIC_URL": "ftp://x"}, "SLIPWAY_PUBLIC_URL (--public-url) must be an http"),
+        ({"SLIPWAY_PUBLIC_URL": "http://x/dash"},
+         "SLIPWAY_PUBLIC_URL (--public-url) must be the origin only"),
+        ({"DATABASE_URL": "mysql://root@localhost/db"},
+         "DATABASE_URL (--database-url) must be a PostgreSQL URL"),
+        ({"SLIPWAY_BUILD_CONCURRENCY": "0"},
+         "SLIPWAY_BUILD_CONCURRENCY (--build-concurrency) must be a whole number from 1 to 64"),
+        ({"SLIPWAY_BUILD_TIMEOUT": "soon"},
+         "SLIPWAY_BUILD_TIMEOUT (--build-timeout) must be a duration"),
+        ({"SLIPWAY_BUILD_MEMORY": "1k"},
+         "SLIPWAY_BUILD_MEMORY (--build-memory) must be at least 6m"),
+        ({"SLIPWAY_BUILD_CPUS": "-1"}, "SLIPWAY_BUILD_CPUS (--build-cpus) must be a number"),
+        ({"SLIPWAY_BUILD_NETWORK": "no such/net"},
+         "SLIPWAY_BUILD_NETWORK (--build-network) must be a Docker network name"),
+        ({"SLIPWAY_NODE_IMAGE": "Node 20"},
+         "SLIPWAY_NODE_IMAGE (--node-image) must be a Docker image reference"),
+        ({"SLIPWAY_KEEP_RELEASES": "0"},
+         "SLIPWAY_KEEP_RELEASES (--keep-releases) must be a whole number from 1 to 1000"),
+        ({"GITHUB_URL": "github.com"}, "GITHUB_URL (--github-url) must be an http"),
+        ({"GITHUB_CLIENT_ID": "abc"},
+         "GITHUB_CLIENT_SECRET (--github-client-secret) must be set too"),
+        ({"DOCKER_HOST": "/var/run/docker.sock"},
+         "DOCKER_HOST (--docker-host) must be a Docker host"),
+    ],
+)
+def test_bad_values_name_the_setting(dirs, env, expected):
+    with pytest.raises(ConfigError) as error:
+        parse_config(dirs, environ=env)
+    assert str(error.value).startswith(expected)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("value", ["short", "a" * 64 + "zz", base64.b64encode(b"x" * 31).decode()])
+def test_malformed_secret_key_is_refused_without_echoing_it(dirs, value):
+    with pytest.raises(ConfigError) as error:
+        parse_config(dirs, environ={"SLIPWAY_SECRET_KEY": value})
+    message = str(error.value)
+    assert message.startswith("SLIPWAY_SECRET_KEY (--secret-key) must be 32 bytes")
+    assert value not in message
+
+
+def test_database_url_error_never_shows_the_password(dirs):
+    with pytest.raises(ConfigError) as error:
+        parse_config(dirs, environ={"DATABASE_URL": "postgresql://u:hunter2@h/db?bogus_option=1"})
+    assert "hunter2" not in str(error.value)
+
+
+@pytest.mark.parametrize("encode", [bytes.hex, lambda k: base64.b64encode(k).decode(),
+                                    lambda k: base64.urlsafe_b64encode(k).decode()])
+def test_secret_key_accepts_hex_and_base64(dirs, encode):
+    key = os.urandom(32)
+    assert parse_config(dirs, environ={"SLIPWAY_SECRET_KEY": encode(key)}).secret_key == key
+
+
+def test_secret_key_is_generated_once_with_private_permissions(dirs, tmp_path):
+    first = parse_config(dirs, environ={})
+    key_file = tmp_path / "data" / SECRET_KEY_FILE
+    assert len(first.secret_key) == 32
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert parse_config(dirs, environ={}).secret_key == first.secret_key
+
+
+def test_corrupt_key_file_names_the_file(dirs, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / SECRET_KEY_FILE).write_text("garbage\n")
+    with pytest.raises(ConfigError, match=r"key file .*secret\.key must be 32 bytes"):
+        parse_config(dirs, environ={})
+
+
+def test_unwritable_data_dir_is_refused(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError) as error:
+        parse_config(["--data-dir", str(blocker / "data"),
+                      "--deployments-dir", str(tmp_path / "sites")], environ={})
+    assert str(error.value).startswith("SLIPWAY_DATA_DIR (--data-dir) is not a writable directory")
+
+
+def test_read_only_deployments_dir_is_refused(tmp_path):
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    read_only.chmod(0o500)
+    if os.access(read_only, os.W_OK):  # root ignores modes; a file in the way still blocks
+        read_only.chmod(0o700)
+        read_only = tmp_path / "ro" / "file"
+        read_only.write_text("")
+    with pytest.raises(ConfigError, match=r"^SLIPWAY_DEPLOYMENTS_DIR \(--deployments-dir\)"):
+        parse_config(["--data-dir", str(tmp_path / "data"),
+                      "--deployments-dir", str(read_only)], environ={})
+
+
+def test_unknown_option_is_refused(dirs):
+    with pytest.raises(ConfigError, match="unknown option --colour"):
+        parse_config([*dirs, "--colour"], environ={})
