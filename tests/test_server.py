@@ -1,0 +1,187 @@
+"""`python server.py` as a user runs it: start, answer, stop cleanly, start again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """server.py in a subprocess, with its output kept for assertions."""
+
+    def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = _free_port()
+        self.log_path = tmp_path / f"server-{self.port}.log"
+        environ = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("SLIPWAY_", "DATABASE_URL", "GITHUB_"))}
+        environ.update(env or {})
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "server.py"), "--port", str(self.port),
+             "--bind", "127.0.0.1", *args],
+            cwd=tmp_path, env=environ, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def health(self) -> dict:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            try:
+                url = f"http://127.0.0.1:{self.port}/api/health"
+                with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310
+                    return json.loads(answer.read())
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"server did not come up:\n{self.output()}") from None
+                time.sleep(0.1)
+
+    def stop(self, signum: int = signal.SIGINT) -> int:
+        self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            self._log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _postgres_pid(pgdata: Path) -> int:
+    return int((pgdata / "postmaster.pid").read_text().split()[0])
+
+
+def _alive(pid: int, grace_seconds: float = 10) -> bool:
+    """Whether `pid` still runs after a grace period (pg_ctl returns once postmaster.pid is
+    gone, a moment before the process itself; a zombie awaiting its reaper counts as gone)."""
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _embedded_url(pgdata: Path) -> str:
+    return f"postgresql://postgres:@/postgres?host={pgdata}"
+
+
+@pytest.fixture
+def data_args(tmp_path):
+    return ["--data-dir", str(tmp_path / "data"), "--deployments-dir", str(tmp_path / "sites")]
+
+
+def test_embedded_database_starts_keeps_data_and_stops_with_the_server(tmp_path, data_args):
+    pgdata = tmp_path / "data" / "pg"
+    first = ServerProcess(tmp_path, *data_args)
+    try:
+        assert first.health()["db"] == "ok"
+        postgres_pid = _postgres_pid(pgdata)
+        with psycopg.connect(_embedded_url(pgdata), autocommit=True) as conn:
+            conn.execute("INSERT INTO users (github_id, username) VALUES (1, 'kept')")
+    finally:
+        assert first.stop(signal.SIGINT) == 0
+    assert not _alive(postgres_pid), "Ctrl-C left PostgreSQL running"
+    assert "Traceback" not in first.output()
+
+    second = ServerProcess(tmp_path, *data_args)
+    try:
+        assert second.health()["db"] == "ok"
+        with psycopg.connect(_embedded_url(pgdata)) as conn:
+            assert conn.execute("SELECT username FROM users").fetchall() == [("kept",)]
+        postgres_pid = _postgres_pid(pgdata)
+    finally:
+        assert second.stop(signal.SIGTERM) == 0
+    assert not _alive(postgres_pid), "SIGTERM left PostgreSQL running"
+
+
+def test_a_crashed_run_does_not_keep_postgres_alive_after_the_next_clean_stop(tmp_path,
+                                                                              data_args):
+    pgdata = tmp_path / "data" / "pg"
+    crashed = ServerProcess(tmp_path, *data_args)
+    crashed.health()
+    crashed.stop(signal.SIGKILL)  # leaves postgres running and a stale handle behind
+
+    recovered = ServerProcess(tmp_path, *data_args)
+    try:
+        assert recovered.health()["db"] == "ok"
+        postgres_pid = _postgres_pid(pgdata)
+    finally:
+        assert recovered.stop() == 0
+    assert not _alive(postgres_pid)
+
+
+def test_database_url_is_used_instead_of_the_embedded_server(tmp_path, data_args, postgres):
+    url = postgres.new_database(template=False)
+    server = ServerProcess(tmp_path, *data_args, env={"DATABASE_URL": url})
+    try:
+        assert server.health()["db"] == "ok"
+    finally:
+        assert server.stop() == 0
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 1
+    assert not (tmp_path / "data" / "pg").exists()
+    postgres.drop_database(url)
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"SLIPWAY_PORT": "eighty"}, "SLIPWAY_PORT (--port)"),
+        ({"SLIPWAY_SECRET_KEY": "too-short"}, "SLIPWAY_SECRET_KEY (--secret-key)"),
+        ({"SLIPWAY_DATA_DIR": "/dev/null/data"}, "SLIPWAY_DATA_DIR (--data-dir)"),
+    ],
+)
+def test_bad_configuration_stops_start_up_with_one_line(tmp_path, env, setting):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+    environ.update(env)
+    args = [] if "SLIPWAY_DATA_DIR" in env else ["--data-dir", str(tmp_path / "data")]
+    if "SLIPWAY_PORT" not in env:
+        args += ["--port", "0"]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), *args], cwd=tmp_path, env=environ,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"slipway: configuration error: {setting}")
+
+
+def test_a_port_in_use_stops_start_up_with_one_line(tmp_path, data_args):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "server.py"), *data_args, "--bind", "127.0.0.1",
+             "--port", str(port)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"slipway: cannot start: SLIPWAY_PORT (--port): cannot listen on 127.0.0.1:{port}: "
+        "Address already in use"
+    )
+    assert not (tmp_path / "data" / "pg").exists(), "the database started before the port check"
