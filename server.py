@@ -151,6 +151,9 @@ def run_with_reload(argv: Sequence[str]) -> int:
     """Run the server in a child process that watchfiles restarts when sources change."""
     from watchfiles import PythonFilter, run_process
 
+    # A shell starting us in the background hands down SIGINT ignored; Ctrl-C must still stop
+    # the watcher, which then stops the server (and so the embedded database) with SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     command = shlex.join([sys.executable, str(ROOT / "server.py"),
                           *(a for a in argv if a != "--reload")])
     watched = [ROOT / "server.py", ROOT / "engine", ROOT / "handlers", ROOT / "sql"]

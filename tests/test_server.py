@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,7 +29,8 @@ def _free_port() -> int:
 class ServerProcess:
     """server.py in a subprocess, with its output kept for assertions."""
 
-    def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+                 script: Path = ROOT / "server.py", sigint_ignored: bool = False) -> None:
         self.port = _free_port()
         self.log_path = tmp_path / f"server-{self.port}.log"
         environ = {k: v for k, v in os.environ.items()
@@ -36,9 +38,12 @@ class ServerProcess:
         environ.update(env or {})
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "server.py"), "--port", str(self.port),
-             "--bind", "127.0.0.1", *args],
+            [sys.executable, str(script), "--port", str(self.port), "--bind", "127.0.0.1", *args],
             cwd=tmp_path, env=environ, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # so a failed test can kill the server and its children
+            # As a shell's background job gets it: Ctrl-C handling must not rely on inheriting it.
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+            if sigint_ignored else None,
         )
 
     def health(self) -> dict:
@@ -57,6 +62,9 @@ class ServerProcess:
         self.process.send_signal(signum)
         try:
             return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            raise AssertionError(f"server ignored signal {signum}:\n{self.output()}") from None
         finally:
             self._log.close()
 
@@ -185,3 +193,32 @@ def test_a_port_in_use_stops_start_up_with_one_line(tmp_path, data_args):
         "Address already in use"
     )
     assert not (tmp_path / "data" / "pg").exists(), "the database started before the port check"
+
+
+def test_reload_restarts_on_a_source_change_and_ctrl_c_stops_everything(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    shutil.copy(ROOT / "server.py", source)
+    for package in ("engine", "handlers", "sql"):
+        shutil.copytree(ROOT / package, source / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    server = ServerProcess(tmp_path, "--reload", "--data-dir", str(tmp_path / "data"),
+                           "--deployments-dir", str(tmp_path / "sites"),
+                           script=source / "server.py", sigint_ignored=True)
+    try:
+        server.health()
+        (source / "engine" / "names.py").touch()
+        _wait_for(lambda: server.output().count("listening on") == 2, server)
+        assert server.health()["db"] == "ok"
+        postgres_pid = _postgres_pid(tmp_path / "data" / "pg")
+    finally:
+        assert server.stop(signal.SIGINT) == 0
+    assert not _alive(postgres_pid)
+
+
+def _wait_for(condition, server: ServerProcess, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; server output:\n{server.output()}")
+        time.sleep(0.1)
