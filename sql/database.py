@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from sql.embedded import EmbeddedPostgres
@@ -21,6 +22,12 @@ from sql.migrate import MigrationError, apply_migrations
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 10
+
+# PostgreSQL's default random_page_cost (4) models spinning disks. With it the planner answers
+# "latest 20 builds of a project" by walking the whole primary key backwards when the project's
+# builds are old (8 ms for 10,000 builds among 120,000, growing with the table) instead of using
+# builds_project_newest (0.04 ms). 1.1 is the usual setting for SSDs; see tests/bench.
+SESSION_OPTIONS = "-c random_page_cost=1.1"
 
 
 class DatabaseUnavailable(Exception):
@@ -57,7 +64,7 @@ class Database:
                 min_size=1,
                 max_size=max_size,
                 open=False,
-                kwargs={"autocommit": True},
+                kwargs=connection_kwargs(database_url),
                 name="slipway",
             )
             try:
@@ -106,6 +113,12 @@ async def migrate(database_url: str) -> list[int]:
     if applied:
         log.info("applied migrations %s", ", ".join(f"{v:04d}" for v in applied))
     return applied
+
+
+def connection_kwargs(database_url: str) -> dict[str, object]:
+    """Arguments for every connection of the application: autocommit, Slipway's settings."""
+    options = conninfo_to_dict(database_url).get("options") or ""
+    return {"autocommit": True, "options": f"{options} {SESSION_OPTIONS}".strip()}
 
 
 def redact_database_url(url: str) -> str:
