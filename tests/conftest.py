@@ -117,19 +117,20 @@ def docker_client():
     client.close()
 
 
+def _base_image(build, docker_client, what: str) -> str:
+    try:
+        return build(docker_client)
+    except RuntimeError as exc:
+        pytest.skip(f"cannot build the {what} test image: {exc}")
+
+
 @pytest.fixture(scope="session")
 def busybox_image(docker_client) -> str:
     """A busybox image built from the host's busybox-static (no registry is reachable)."""
-    try:
-        return ensure_busybox_image(docker_client)
-    except RuntimeError as exc:
-        pytest.skip(f"cannot build the busybox test image: {exc}")
+    return _base_image(ensure_busybox_image, docker_client, "busybox")
 
 
 @pytest.fixture(scope="session")
 def node_image(docker_client) -> str:
     """A Node image built from the host's node and npm, for offline `npm install`."""
-    try:
-        return ensure_node_image(docker_client)
-    except RuntimeError as exc:
-        pytest.skip(f"cannot build the node test image: {exc}")
+    return _base_image(ensure_node_image, docker_client, "node")
