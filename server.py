@@ -1,6 +1,7 @@
 """Slipway's entry point: read the configuration, open the database, serve everything on one port.
 
-    python server.py [--reload] [--port 8080] [...]     (every flag also reads its variable)
+    python server.py [--reload] [--port 8080] [...]     serve (every flag also reads its variable)
+    python server.py login-link [...]                   print a fresh local sign-in link
 
 The Application below owns the shared resources and lists every route in the order requests are
 matched: deployed sites by Host first, then Socket.io, then the JSON API, then the dashboard.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import socketio
 import tornado.httpserver
+import tornado.ioloop
 import tornado.log
 import tornado.netutil
 import tornado.web
@@ -28,11 +30,23 @@ from tornado.routing import Rule
 
 from engine import __version__
 from engine.config import Config, ConfigError, add_config_arguments, load_config
+from engine.crypto import Keys
+from engine.github import GitHubClient
+from engine.login_codes import LOCAL_CODE_TTL_SECONDS, local_sign_in_link
+from engine.sessions import authenticate
 from handlers.access_log import log_request
+from handlers.auth import (
+    GitHubCallbackHandler,
+    GitHubLoginHandler,
+    LogoutHandler,
+    MeHandler,
+    SessionHandler,
+)
 from handlers.base import API404Handler
 from handlers.dashboard import DashboardHandler
+from handlers.github import GitHubReposHandler
 from handlers.health import HealthHandler
-from handlers.realtime import create_socket_server
+from handlers.realtime import SocketEmitter, create_socket_server
 from handlers.sites import SiteHandler, SiteHostMatcher
 from sql.database import Database, DatabaseUnavailable
 
@@ -54,15 +68,27 @@ class Slipway(tornado.web.Application):
     def __init__(self, config: Config, db: Database) -> None:
         self.config = config
         self.db = db
-        self.sio: socketio.AsyncServer = create_socket_server(config.public_url)
+        self.keys = Keys.derive(config.secret_key)
+        self.github = GitHubClient(config.github_url, config.github_api_url,
+                                   config.github_client_id, config.github_client_secret)
+        self.sio: socketio.AsyncServer = create_socket_server(
+            config.public_url, lambda token: authenticate(db.pool, self.keys.jwt, token))
+        self.events = SocketEmitter(self.sio, tornado.ioloop.IOLoop.current().asyncio_loop)
         routes = [
             Rule(SiteHostMatcher(config.domain), SiteHandler),
             (r"/socket\.io/", socketio.get_tornado_handler(self.sio)),
             (r"/api/health", HealthHandler),
+            (r"/api/auth/github", GitHubLoginHandler),
+            (r"/api/auth/github/callback", GitHubCallbackHandler),
+            (r"/api/auth/session", SessionHandler),
+            (r"/api/auth/logout", LogoutHandler),
+            (r"/api/me", MeHandler),
+            (r"/api/github/repos", GitHubReposHandler),
             (r"/api/.*", API404Handler),
             (r"/(.*)", DashboardHandler, {"dist_dir": ROOT / "frontend" / "dist"}),
         ]
-        super().__init__(routes, log_function=log_request, xsrf_cookies=False)
+        super().__init__(routes, log_function=log_request, xsrf_cookies=False,
+                         cookie_secret=self.keys.cookie)
 
     async def close(self) -> None:
         """Release what the Application owns: sockets' background tasks, then the database."""
@@ -96,6 +122,8 @@ async def serve(config: Config, on_listening: asyncio.Future[int] | None = None)
         log.info("Slipway %s listening on %s:%d", __version__, config.bind, port)
         log.info("dashboard: %s   sites: http://<project>.%s:%d", config.public_url,
                  config.domain, port)
+        if not config.github_oauth_enabled:
+            print_sign_in_link(await local_sign_in_link(db.pool, config.public_url))
         if on_listening is not None:
             on_listening.set_result(port)
         await stop.wait()
@@ -110,6 +138,25 @@ async def serve(config: Config, on_listening: asyncio.Future[int] | None = None)
         await app.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def print_sign_in_link(link: str) -> None:
+    """The local administrator's link goes to the terminal, never into the log."""
+    print(f"\n  Sign in as the local administrator (single use, valid "
+          f"{LOCAL_CODE_TTL_SECONDS // 60} minutes):\n\n      {link}\n\n"
+          f"  Another link at any time: python server.py login-link\n", flush=True)
+
+
+async def login_link(config: Config) -> None:
+    """`server.py login-link`: works beside a running server (same database)."""
+    try:
+        db = await Database.open(config.database_url, config.data_dir, max_size=1)
+    except DatabaseUnavailable as exc:
+        raise StartupError(f"{_database_setting(config)}: {exc}") from None
+    try:
+        print_sign_in_link(await local_sign_in_link(db.pool, config.public_url))
+    finally:
+        await db.close()
 
 
 def _bind(config: Config) -> list[socket.socket]:
@@ -133,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="server.py",
         description="Slipway: push a Git repository, get a site. Serves API, dashboard and sites.",
     )
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "login-link"],
+                        help="serve (default), or print a fresh local sign-in link")
     parser.add_argument("--reload", action="store_true",
                         help="restart when a Python or SQL source file changes (development)")
     add_config_arguments(parser)
@@ -172,10 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"slipway: configuration error: {exc}", file=sys.stderr)
         return 2
-    if args.reload:
+    if args.reload and args.command == "serve":
         return run_with_reload(argv)
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config) if args.command == "serve" else login_link(config))
     except StartupError as exc:
         print(f"slipway: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -69,6 +69,7 @@ class Config:
     build_network: str = "bridge"
     node_image: str = "node:20-slim"
     keep_releases: int = 10
+    session_ttl: float = 24 * 3600.0
     docker_host: str = "unix:///var/run/docker.sock"
 
     @property
@@ -265,6 +266,8 @@ SETTINGS: tuple[Setting, ...] = (
             "base image of generated Dockerfiles [node:20-slim]"),
     Setting("keep_releases", "SLIPWAY_KEEP_RELEASES", "--keep-releases", _integer(1, 1000),
             "releases kept on disk per project [10]"),
+    Setting("session_ttl", "SLIPWAY_SESSION_TTL", "--session-ttl", _duration,
+            "how long a sign-in lasts [24h]"),
     Setting("docker_host", "DOCKER_HOST", "--docker-host", _docker_host,
             "Docker engine address [unix:///var/run/docker.sock]"),
 )

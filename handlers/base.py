@@ -8,14 +8,17 @@ before it is read, instead of being buffered first.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 import tornado.web
+
+from engine.sessions import authenticate
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,17 @@ class APIHandler(tornado.web.RequestHandler):
                 raise APIError(400, f"{name} is required", code="validation_failed", field=name)
         return data
 
+    async def authenticate(self) -> dict[str, Any]:
+        """The user named by the request's Bearer token, or a 401."""
+        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise APIError(401, "sign-in required: send Authorization: Bearer <token>")
+        app = self.application
+        user = await authenticate(app.db.pool, app.keys.jwt, token.strip())
+        if user is None:
+            raise APIError(401, "the session token is invalid, expired or revoked")
+        return user
+
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(_encode(value))
@@ -144,6 +158,8 @@ class APIHandler(tornado.web.RequestHandler):
             error["message"] = exc.log_message % exc.args if exc.args else exc.log_message
         if status_code == 405:
             self.set_header("Allow", ", ".join(self._allowed_methods()))
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="slipway"')
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(_encode({"error": error}))
 
@@ -156,6 +172,19 @@ class APIHandler(tornado.web.RequestHandler):
 
     def _too_large(self) -> APIError:
         return APIError(413, f"the request body is larger than {self.max_body_bytes} bytes")
+
+
+def authenticated(
+    method: Callable[..., Awaitable[None]],
+) -> Callable[..., Awaitable[None]]:
+    """Run the handler method only for a signed-in user, available as `self.current_user`."""
+
+    @functools.wraps(method)
+    async def wrapper(self: APIHandler, *args: Any, **kwargs: Any) -> None:
+        self.current_user = await self.authenticate()
+        await method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class API404Handler(APIHandler):

@@ -1,19 +1,33 @@
-"""The Socket.io server, mounted in the same Tornado Application at `/socket.io/`.
+"""Socket.io: authenticated connections, one room per user, and the engine's event emitter.
 
-Every event goes to one user's room. Cross-origin connections are accepted only from the
-dashboard's public origin.
+A client connects with `auth: {token}`; a missing, invalid or revoked token is refused at the
+handshake, so an unauthenticated socket never joins a room. Each socket joins the room of its
+user, and every event goes to one user's room only. Cross-origin connections are accepted only
+from the dashboard's public origin.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import logging
+import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import socketio
 
+log = logging.getLogger(__name__)
 
-def create_socket_server(public_url: str) -> socketio.AsyncServer:
-    """The AsyncServer; connections are refused until sign-in exists to authenticate them."""
+Authenticator = Callable[[str], Awaitable[dict[str, Any] | None]]
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def create_socket_server(public_url: str, authenticate: Authenticator) -> socketio.AsyncServer:
     parts = urlsplit(public_url)
     sio = socketio.AsyncServer(
         async_mode="tornado",
@@ -24,6 +38,59 @@ def create_socket_server(public_url: str) -> socketio.AsyncServer:
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
-        raise socketio.exceptions.ConnectionRefusedError("sign-in is required")
+        token = auth.get("token") if isinstance(auth, dict) else None
+        user = await authenticate(token) if isinstance(token, str) and token else None
+        if user is None:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "unauthorized: a valid session token is required")
+        await sio.save_session(sid, {"user_id": user["id"]})
+        await sio.enter_room(sid, user_room(user["id"]))
 
     return sio
+
+
+async def disconnect_user(sio: socketio.AsyncServer, user_id: int) -> None:
+    """Close every socket of a user (after logout their token no longer holds)."""
+    sids = [sid for sid, _ in sio.manager.get_participants("/", user_room(user_id))]
+    for sid in sids:
+        await sio.disconnect(sid)
+
+
+class SocketEmitter:
+    """The engine's way to send events: `emit` may be called from any thread and returns at once.
+
+    Events are queued and a task on the IOLoop sends them in order, so a worker thread never
+    touches the Socket.io server directly, and a burst costs one wake-up of the loop, not one
+    per event.
+    """
+
+    def __init__(self, sio: socketio.AsyncServer, loop: asyncio.AbstractEventLoop) -> None:
+        self._sio = sio
+        self._loop = loop
+        self._pending: collections.deque[tuple[int, str, dict[str, Any]]] = collections.deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self._task: asyncio.Task[None] | None = None  # held so the loop cannot drop it
+
+    def emit(self, user_id: int, event: str, payload: dict[str, Any]) -> None:
+        with self._lock:
+            self._pending.append((user_id, event, payload))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        self._task = self._loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._scheduled = False
+                    return
+                user_id, event, payload = self._pending.popleft()
+            try:
+                await self._sio.emit(event, payload, room=user_room(user_id))
+            except Exception:
+                log.exception("could not emit %s to user %s", event, user_id)

@@ -117,7 +117,8 @@ def test_embedded_database_starts_keeps_data_and_stops_with_the_server(tmp_path,
     try:
         assert second.health()["db"] == "ok"
         with psycopg.connect(_embedded_url(pgdata)) as conn:
-            assert conn.execute("SELECT username FROM users").fetchall() == [("kept",)]
+            assert conn.execute("SELECT username FROM users WHERE github_id = 1").fetchall() == [
+                ("kept",)]
         postgres_pid = _postgres_pid(pgdata)
     finally:
         assert second.stop(signal.SIGTERM) == 0

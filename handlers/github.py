@@ -1,0 +1,44 @@
+"""`GET /api/github/repos?page=`: the signed-in user's repositories, through their own token."""
+
+from __future__ import annotations
+
+from engine.crypto import DecryptionError
+from engine.github import GitHubRejected, GitHubUnavailable
+from handlers.base import APIError, APIHandler, authenticated
+from handlers.models import github_repo_model
+from sql.users import get_github_token
+
+
+class GitHubReposHandler(APIHandler):
+    @authenticated
+    async def get(self) -> None:
+        page = self.get_query_argument("page", "1")
+        if not page.isdigit() or not 1 <= int(page) <= 1000:
+            raise APIError(400, "page must be a whole number from 1 to 1000", field="page")
+        token = await self._github_token()
+        try:
+            repos, has_next = await self.application.github.repositories(token, int(page))
+        except GitHubUnavailable as exc:
+            raise APIError(503, str(exc)) from None
+        except GitHubRejected as exc:
+            if exc.status == 401:
+                raise APIError(401, "GitHub no longer accepts your access token; "
+                                    "sign in with GitHub again", code="github_reauth") from None
+            raise APIError(502 if exc.status >= 500 else 409, str(exc)) from None
+        self.write_json({"repos": [github_repo_model(r) for r in repos], "page": int(page),
+                         "next_page": int(page) + 1 if has_next else None})
+
+    async def _github_token(self) -> str:
+        app = self.application
+        async with app.db.pool.connection() as conn:
+            stored = await get_github_token(conn, self.current_user["id"])
+        if stored is None:
+            raise APIError(409, "this account is not linked to GitHub; sign in with GitHub "
+                                "to list repositories", code="github_not_linked")
+        github_id, nonce, ciphertext = stored
+        try:
+            return app.keys.box.open_text(nonce, ciphertext, "github-token", github_id)
+        except DecryptionError:
+            # The instance key changed since the token was stored.
+            raise APIError(401, "the stored GitHub token cannot be read; sign in with GitHub "
+                                "again", code="github_reauth") from None
