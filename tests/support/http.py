@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httputil import HTTPHeaders
 
 
 @dataclass
 class Response:
     status: int
-    headers: dict[str, str]
+    headers: HTTPHeaders  # case-insensitive, as HTTP header names are
     body: bytes
 
     def json(self) -> Any:
@@ -49,7 +50,7 @@ class ApiClient:
             if exc.response is None:
                 raise
             answer = exc.response
-        return Response(answer.code, dict(answer.headers.get_all()), answer.body or b"")
+        return Response(answer.code, answer.headers, answer.body or b"")
 
     async def get(self, path: str, **kwargs: Any) -> Response:
         return await self.request("GET", path, **kwargs)
