@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -223,3 +225,43 @@ def _wait_for(condition, server: ServerProcess, seconds: float = 30) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out; server output:\n{server.output()}")
         time.sleep(0.1)
+
+
+def _post_json(port: int, path: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_start_prints_a_sign_in_link_and_login_link_makes_another_beside_it(tmp_path,
+                                                                              data_args):
+    server = ServerProcess(tmp_path, *data_args)
+    try:
+        server.health()
+        _wait_for(lambda: "/login#code=" in server.output(), server)
+        printed = re.search(r"http://localhost:\d+/login#code=(\S+)", server.output())
+        assert printed, server.output()
+        assert not any("#code=" in line for line in server.output().splitlines()
+                       if line.startswith("[")), "the sign-in link went into a log line"
+
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "server.py"), "login-link", *data_args],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        fresh = re.search(r"/login#code=(\S+)", result.stdout)
+        assert fresh and fresh[1] != printed[1]
+
+        for code in (printed[1], fresh[1]):
+            status, body = _post_json(server.port, "/api/auth/session", {"code": code})
+            assert status == 200
+            assert body["user"]["is_local_admin"] is True
+        status, _ = _post_json(server.port, "/api/auth/session", {"code": printed[1]})
+        assert status == 401
+    finally:
+        assert server.stop() == 0
