@@ -22,6 +22,7 @@ from engine.config import Config, parse_config
 from engine.docker_engine import DockerUnavailable, connect_docker
 from tests.support.app import RunningApp, start_app, stop_app
 from tests.support.base_images import ensure_busybox_image, ensure_node_image
+from tests.support.fake_github import FakeGitHub
 from tests.support.http import ApiClient
 from tests.support.postgres import TestPostgres
 
@@ -78,9 +79,27 @@ def db_url(postgres: TestPostgres) -> Iterator[str]:
     postgres.drop_database(url)
 
 
+@pytest.fixture(scope="session")
+def github_server(io_loop: tornado.ioloop.IOLoop, tmp_path_factory) -> Iterator[FakeGitHub]:
+    """One fake GitHub for the session, over real HTTP on the session's loop."""
+    fake = FakeGitHub(tmp_path_factory.mktemp("github"))
+    fake.start()
+    yield fake
+    io_loop.run_sync(fake.stop)
+
+
 @pytest.fixture
-def config(tmp_path: Path, db_url: str) -> Config:
-    """A configuration in this test's temporary directory, on this test's database."""
+def github(github_server: FakeGitHub) -> FakeGitHub:
+    """The session's fake GitHub, emptied for this test."""
+    github_server.reset()
+    return github_server
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str, github: FakeGitHub) -> Config:
+    """A configuration in this test's temporary directory, on this test's database, with
+    GitHub's addresses pointing at the fake (never at github.com). OAuth stays unconfigured:
+    `oauth_config` adds the app's credentials."""
     return replace(
         parse_config(
             ["--data-dir", str(tmp_path / "data"), "--deployments-dir", str(tmp_path / "sites")],
@@ -89,7 +108,15 @@ def config(tmp_path: Path, db_url: str) -> Config:
         database_url=db_url,
         docker_host=DOCKER_HOST,
         build_network="none",
+        github_url=github.url,
+        github_api_url=github.api_url,
     )
+
+
+@pytest.fixture
+def oauth_config(config: Config) -> Config:
+    return replace(config, github_client_id=FakeGitHub.CLIENT_ID,
+                   github_client_secret=FakeGitHub.CLIENT_SECRET)
 
 
 @pytest.fixture

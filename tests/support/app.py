@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import tornado.httpserver
 import tornado.ioloop
 import tornado.netutil
@@ -19,16 +21,28 @@ class RunningApp:
         self.url = f"http://127.0.0.1:{port}"
 
 
-def start_app(config: Config, io_loop: tornado.ioloop.IOLoop) -> RunningApp:
-    db = io_loop.run_sync(lambda: Database.open(config.database_url, config.data_dir))
-    app = Slipway(config, db)
+async def open_app(config: Config) -> RunningApp:
+    """Serve the app; its public URL is its real address, so OAuth redirects come back here."""
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    port = sock.getsockname()[1]
+    config = replace(config, public_url=f"http://127.0.0.1:{port}")
+    db = await Database.open(config.database_url, config.data_dir)
+    app = Slipway(config, db)
     server = tornado.httpserver.HTTPServer(app)
     server.add_sockets([sock])
-    return RunningApp(app, server, sock.getsockname()[1])
+    return RunningApp(app, server, port)
+
+
+async def close_app(running: RunningApp) -> None:
+    running.server.stop()
+    await running.server.close_all_connections()
+    await running.app.close()
+
+
+def start_app(config: Config, io_loop: tornado.ioloop.IOLoop) -> RunningApp:
+    """`open_app` for synchronous fixtures."""
+    return io_loop.run_sync(lambda: open_app(config))
 
 
 def stop_app(running: RunningApp, io_loop: tornado.ioloop.IOLoop) -> None:
-    running.server.stop()
-    io_loop.run_sync(running.server.close_all_connections)
-    io_loop.run_sync(running.app.close)
+    io_loop.run_sync(lambda: close_app(running))
