@@ -53,7 +53,7 @@ bootstrap_venv() {
     "$SLIPWAY_VENV/bin/python" -W ignore -c "import tornado, psycopg, pgserver, docker, socketio" || {
       say "dependency installation failed (see pip's messages above)"; return 1; }
     if [ "$extra" = test ]; then
-      "$SLIPWAY_VENV/bin/python" -c "import pytest, pytest_tornado" || {
+      "$SLIPWAY_VENV/bin/python" -W ignore -c "import pytest, pytest_tornado, aiohttp" || {
         say "test dependency installation failed"; return 1; }
     fi
     touch "$stamp"
