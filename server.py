@@ -31,8 +31,11 @@ from tornado.routing import Rule
 from engine import __version__
 from engine.config import Config, ConfigError, add_config_arguments, load_config
 from engine.crypto import Keys
+from engine.deploy_hooks import DeployHooks
 from engine.github import GitHubClient
 from engine.login_codes import LOCAL_CODE_TTL_SECONDS, local_sign_in_link
+from engine.projects import Projects
+from engine.secrets import Secrets
 from engine.sessions import authenticate
 from handlers.access_log import log_request
 from handlers.auth import (
@@ -44,9 +47,17 @@ from handlers.auth import (
 )
 from handlers.base import API404Handler
 from handlers.dashboard import DashboardHandler
+from handlers.deploy_hooks import (
+    DeployHookCreateHandler,
+    DeployHookHandler,
+    DeployHooksHandler,
+    DeployHookTriggerHandler,
+)
 from handlers.github import GitHubReposHandler
 from handlers.health import HealthHandler
+from handlers.projects import ProjectHandler, ProjectsHandler
 from handlers.realtime import SocketEmitter, create_socket_server
+from handlers.secrets import SecretHandler, SecretsHandler
 from handlers.sites import SiteHandler, SiteHostMatcher
 from sql.database import Database, DatabaseUnavailable
 
@@ -74,6 +85,10 @@ class Slipway(tornado.web.Application):
         self.sio: socketio.AsyncServer = create_socket_server(
             config.public_url, lambda token: authenticate(db.pool, self.keys.jwt, token))
         self.events = SocketEmitter(self.sio, tornado.ioloop.IOLoop.current().asyncio_loop)
+        self.projects = Projects(db.pool, self.keys.box, self.github, config)
+        self.secrets = Secrets(db.pool, self.keys.box)
+        self.deploy_hooks = DeployHooks(db.pool, config.public_url)
+        project = r"/api/projects/([0-9]+)"
         routes = [
             Rule(SiteHostMatcher(config.domain), SiteHandler),
             (r"/socket\.io/", socketio.get_tornado_handler(self.sio)),
@@ -84,6 +99,14 @@ class Slipway(tornado.web.Application):
             (r"/api/auth/logout", LogoutHandler),
             (r"/api/me", MeHandler),
             (r"/api/github/repos", GitHubReposHandler),
+            (r"/api/projects", ProjectsHandler),
+            (project, ProjectHandler),
+            (project + r"/secrets", SecretsHandler),
+            (project + r"/secrets/([^/]+)", SecretHandler),
+            (project + r"/deploy-hook", DeployHookCreateHandler),
+            (project + r"/deploy-hooks", DeployHooksHandler),
+            (project + r"/deploy-hooks/([0-9]+)", DeployHookHandler),
+            (r"/api/hooks/([^/]+)", DeployHookTriggerHandler),
             (r"/api/.*", API404Handler),
             (r"/(.*)", DashboardHandler, {"dist_dir": ROOT / "frontend" / "dist"}),
         ]

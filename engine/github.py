@@ -16,17 +16,18 @@ from urllib.parse import urlencode
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from engine import __version__
+from engine.errors import Refused, Unavailable
 
 OAUTH_SCOPES = "read:user user:email repo admin:repo_hook"
 REPOS_PER_PAGE = 30
 _TIMEOUTS = {"connect_timeout": 5.0, "request_timeout": 20.0}
 
 
-class GitHubUnavailable(Exception):
+class GitHubUnavailable(Unavailable):
     """GitHub could not be reached, timed out or failed on its side; the message says which."""
 
 
-class GitHubRejected(Exception):
+class GitHubRejected(Refused):
     """GitHub refused the request: a bad or revoked token, a bad code, a missing permission."""
 
     def __init__(self, message: str, status: int = 401) -> None:
@@ -95,6 +96,22 @@ class GitHubClient:
                     "affiliation": "owner,collaborator,organization_member"},
         )
         return repos, 'rel="next"' in headers.get("Link", "")
+
+    async def default_branch(self, token: str, repo: str) -> str | None:
+        data, _ = await self._api("GET", f"/repos/{repo}", token)
+        return data.get("default_branch")
+
+    async def create_push_hook(self, token: str, repo: str, hook_url: str, secret: str) -> int:
+        """Register a webhook for pushes on `repo` ("owner/name"); returns its id."""
+        hook, _ = await self._api("POST", f"/repos/{repo}/hooks", token, body={
+            "name": "web", "active": True, "events": ["push"],
+            "config": {"url": hook_url, "content_type": "json", "secret": secret,
+                       "insecure_ssl": "0"},
+        })
+        return int(hook["id"])
+
+    async def delete_hook(self, token: str, repo: str, hook_id: int) -> None:
+        await self._api("DELETE", f"/repos/{repo}/hooks/{hook_id}", token)
 
     async def _api(self, method: str, path: str, token: str, *, params: dict | None = None,
                    body: Any = None) -> tuple[Any, dict[str, str]]:

@@ -18,11 +18,22 @@ from typing import Any
 
 import tornado.web
 
+from engine.errors import Conflict, Invalid, NotFound, Refused, SlipwayError, Unavailable
 from engine.sessions import authenticate
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+MAX_ID = 2**63 - 1  # ids are bigint
+
+# How each kind of engine error reaches an API client.
+_ENGINE_ERROR_STATUS: dict[type[SlipwayError], tuple[int, str]] = {
+    Invalid: (400, "validation_failed"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    Refused: (422, "refused"),
+    Unavailable: (503, "unavailable"),
+}
 
 ERROR_CODES = {
     400: "bad_request",
@@ -139,6 +150,21 @@ class APIHandler(tornado.web.RequestHandler):
             raise APIError(401, "the session token is invalid, expired or revoked")
         return user
 
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        # Engine errors carry no HTTP status; this is the one place they get theirs.
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, SlipwayError):
+            error = api_error_for(exc)
+            kwargs["exc_info"] = (APIError, error, None)
+            status_code = error.status_code
+        super().send_error(status_code, **kwargs)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, SlipwayError):
+            log.info("%s %s: %s", self.request.method, self.request.path, value.message)
+            return
+        super().log_exception(typ, value, tb)
+
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(_encode(value))
@@ -172,6 +198,20 @@ class APIHandler(tornado.web.RequestHandler):
 
     def _too_large(self) -> APIError:
         return APIError(413, f"the request body is larger than {self.max_body_bytes} bytes")
+
+
+def api_error_for(exc: SlipwayError) -> APIError:
+    for kind, (status, code) in _ENGINE_ERROR_STATUS.items():
+        if isinstance(exc, kind):
+            return APIError(status, exc.message, code=code, field=exc.field)
+    return APIError(400, exc.message, field=exc.field)
+
+
+def path_id(value: str) -> int:
+    """An id from the URL; one no row can have is a 404, as a missing one is."""
+    if not value.isdigit() or int(value) > MAX_ID:
+        raise APIError(404, "not found")
+    return int(value)
 
 
 def authenticated(

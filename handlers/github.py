@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from engine.crypto import DecryptionError
+from engine.accounts import GitHubNotLinked, GitHubTokenUnreadable, load_github_token
 from engine.github import GitHubRejected, GitHubUnavailable
 from handlers.base import APIError, APIHandler, authenticated
 from handlers.models import github_repo_model
-from sql.users import get_github_token
 
 
 class GitHubReposHandler(APIHandler):
@@ -30,15 +29,9 @@ class GitHubReposHandler(APIHandler):
 
     async def _github_token(self) -> str:
         app = self.application
-        async with app.db.pool.connection() as conn:
-            stored = await get_github_token(conn, self.current_user["id"])
-        if stored is None:
-            raise APIError(409, "this account is not linked to GitHub; sign in with GitHub "
-                                "to list repositories", code="github_not_linked")
-        github_id, nonce, ciphertext = stored
         try:
-            return app.keys.box.open_text(nonce, ciphertext, "github-token", github_id)
-        except DecryptionError:
-            # The instance key changed since the token was stored.
-            raise APIError(401, "the stored GitHub token cannot be read; sign in with GitHub "
-                                "again", code="github_reauth") from None
+            return await load_github_token(app.db.pool, app.keys.box, self.current_user["id"])
+        except GitHubNotLinked as exc:
+            raise APIError(409, exc.message, code="github_not_linked") from None
+        except GitHubTokenUnreadable as exc:
+            raise APIError(401, exc.message, code="github_reauth") from None

@@ -40,3 +40,76 @@ def github_repo_model(repo: dict[str, Any]) -> dict[str, Any]:
         "clone_url": repo.get("clone_url"),
         "html_url": repo.get("html_url"),
     }
+
+
+def project_model(project: dict[str, Any]) -> dict[str, Any]:
+    if project["github_repo"] is None:
+        webhook = {"status": "none", "error": None}
+    elif project["webhook_id"] is not None:
+        webhook = {"status": "active", "error": None}
+    else:
+        webhook = {"status": "failed", "error": project["webhook_error"]}
+    latest, live = project.get("latest_build"), project.get("live_deployment")
+    return {
+        "id": project["id"],
+        "name": project["name"],
+        "repo_url": project["repo_url"],
+        "github_repo": project["github_repo"],
+        "branch": project["branch"],
+        "install_command": project["install_command"],
+        "build_command": project["build_command"],
+        "output_dir": project["output_dir"],
+        "root_dir": project["root_dir"],
+        "framework": project["framework"],
+        "production_url": project["production_url"],
+        "webhook": webhook,
+        "latest_build": build_model(latest, project["id"]) if latest else None,
+        "live_deployment": deployment_model(live, project["id"]) if live else None,
+        "created_at": iso_time(project["created_at"]),
+        "updated_at": iso_time(project["updated_at"]),
+    }
+
+
+def build_model(build: dict[str, Any], project_id: int | None = None) -> dict[str, Any]:
+    return {
+        "id": build["id"],
+        "project_id": build.get("project_id", project_id),
+        "status": build["status"],
+        "trigger": build["trigger"],
+        "branch": build["branch"],
+        "commit_sha": build["commit_sha"],
+        "commit_message": build["commit_message"],
+        "commit_author": build["commit_author"],
+        "exit_code": build["exit_code"],
+        "error": build["error"],
+        "created_at": iso_time(build["created_at"]),
+        "started_at": iso_time(build["started_at"]),
+        "finished_at": iso_time(build["finished_at"]),
+    }
+
+
+def deployment_model(deployment: dict[str, Any], project_id: int | None = None) -> dict[str, Any]:
+    return {
+        "id": deployment["id"],
+        "project_id": deployment.get("project_id", project_id),
+        "build_id": deployment["build_id"],
+        "status": deployment["status"],
+        "url": deployment["url"],
+        "created_at": iso_time(deployment["created_at"]),
+    }
+
+
+def secret_model(secret: dict[str, Any]) -> dict[str, Any]:
+    """A secret's name and times: values are write-only and never leave the server."""
+    return {"name": secret["name"], "created_at": iso_time(secret["created_at"]),
+            "updated_at": iso_time(secret["updated_at"])}
+
+
+def deploy_hook_model(hook: dict[str, Any]) -> dict[str, Any]:
+    """A deploy hook; `url` is present only in the answer that created it."""
+    model = {"id": hook["id"], "project_id": hook["project_id"],
+             "created_at": iso_time(hook["created_at"]),
+             "last_used_at": iso_time(hook["last_used_at"])}
+    if "url" in hook:
+        model["url"] = hook["url"]
+    return model

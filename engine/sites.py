@@ -1,0 +1,29 @@
+"""Where a project's published site lives on disk: `<deployments dir>/<project name>/`.
+
+Project names are DNS labels (no `/`, no `..`), and every path is checked again to be a direct
+child of the deployments directory before anything is moved or removed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def site_dir(deployments_dir: Path, name: str) -> Path:
+    path = (deployments_dir / name).resolve()
+    if path.parent != deployments_dir.resolve() or not name:
+        raise ValueError(f"refusing a site path outside {deployments_dir}: {name!r}")
+    return path
+
+
+def rename_site(deployments_dir: Path, old: str, new: str) -> None:
+    """Move a renamed project's releases along with it (nothing to do if it has none)."""
+    source = site_dir(deployments_dir, old)
+    if source.exists():
+        source.rename(site_dir(deployments_dir, new))
+
+
+def remove_site(deployments_dir: Path, name: str) -> None:
+    """Delete every release of a project. Blocking: call from an executor."""
+    shutil.rmtree(site_dir(deployments_dir, name), ignore_errors=True)

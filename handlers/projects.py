@@ -1,0 +1,59 @@
+"""`/api/projects[/{id}]`: list, create, read, change and delete the user's projects."""
+
+from __future__ import annotations
+
+from handlers.base import APIHandler, Field, authenticated, path_id
+from handlers.models import project_model
+
+_SETTINGS = {
+    "name": Field(str, max_length=100),
+    "repo_url": Field(str, max_length=2048),
+    "branch": Field(str, max_length=255),
+    "install_command": Field(str, nullable=True, max_length=4096),
+    "build_command": Field(str, nullable=True, max_length=4096),
+    "output_dir": Field(str, nullable=True, max_length=255),
+    "root_dir": Field(str, nullable=True, max_length=255),
+    "framework": Field(str, nullable=True, max_length=50),
+}
+CREATE_FIELDS = {
+    **_SETTINGS,
+    "name": Field(str, required=True, max_length=100),
+    "repo_url": Field(str, required=True, max_length=2048),
+    "secrets": Field(dict),
+}
+UPDATE_FIELDS = _SETTINGS
+
+
+class ProjectsHandler(APIHandler):
+    @authenticated
+    async def get(self) -> None:
+        projects = await self.application.projects.list(self.current_user["id"])
+        self.write_json([project_model(p) for p in projects])
+
+    @authenticated
+    async def post(self) -> None:
+        body = self.read_json(CREATE_FIELDS)
+        project = await self.application.projects.create(self.current_user, body)
+        self.set_header("Location", f"/api/projects/{project['id']}")
+        self.write_json(project_model(project), 201)
+
+
+class ProjectHandler(APIHandler):
+    @authenticated
+    async def get(self, project_id: str) -> None:
+        project = await self.application.projects.get(self.current_user["id"],
+                                                      path_id(project_id))
+        self.write_json(project_model(project))
+
+    @authenticated
+    async def patch(self, project_id: str) -> None:
+        body = self.read_json(UPDATE_FIELDS)
+        project = await self.application.projects.update(self.current_user,
+                                                         path_id(project_id), body)
+        self.write_json(project_model(project))
+
+    @authenticated
+    async def delete(self, project_id: str) -> None:
+        await self.application.projects.delete(self.current_user, path_id(project_id))
+        self.set_status(204)
+        self.finish()

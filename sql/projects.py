@@ -1,0 +1,114 @@
+"""Queries on projects, always scoped to their owner, each with its latest build and live
+deployment fetched in the same query (no N+1 when listing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from pypika import Parameter, PostgreSQLQuery, Table
+from pypika.functions import Now
+
+_PROJECT_COLUMNS = (
+    "id", "owner_id", "name", "repo_url", "branch", "install_command", "build_command",
+    "output_dir", "root_dir", "framework", "production_url", "github_repo", "webhook_id",
+    "webhook_error", "created_at", "updated_at",
+)
+_BUILD_COLUMNS = ("id", "status", "trigger", "branch", "commit_sha", "commit_message",
+                  "commit_author", "exit_code", "error", "created_at", "started_at",
+                  "finished_at")
+_DEPLOYMENT_COLUMNS = ("id", "build_id", "status", "url", "created_at")
+
+# Settings a PATCH may change, and the columns a create may fill.
+SETTING_COLUMNS = ("name", "repo_url", "branch", "install_command", "build_command",
+                   "output_dir", "root_dir", "framework", "github_repo")
+
+# Built from the constant column lists above: no value is ever interpolated.
+_SELECT = f"""
+SELECT {", ".join(f"p.{c}" for c in _PROJECT_COLUMNS)},
+       {", ".join(f"b.{c} AS build_{c}" for c in _BUILD_COLUMNS)},
+       {", ".join(f"d.{c} AS deployment_{c}" for c in _DEPLOYMENT_COLUMNS)}
+FROM projects p
+LEFT JOIN LATERAL (
+    SELECT * FROM builds WHERE builds.project_id = p.id ORDER BY builds.id DESC LIMIT 1
+) b ON true
+LEFT JOIN deployments d ON d.project_id = p.id AND d.status = 'live'
+"""  # noqa: S608
+
+
+def _nest(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Fold the joined build_* and deployment_* columns into nested dicts (None if absent)."""
+    if row is None:
+        return None
+    project = {c: row[c] for c in _PROJECT_COLUMNS}
+    build = {c: row[f"build_{c}"] for c in _BUILD_COLUMNS}
+    deployment = {c: row[f"deployment_{c}"] for c in _DEPLOYMENT_COLUMNS}
+    project["latest_build"] = build if build["id"] is not None else None
+    project["live_deployment"] = deployment if deployment["id"] is not None else None
+    return project
+
+
+async def list_projects(conn: AsyncConnection, owner_id: int) -> list[dict[str, Any]]:
+    cursor = conn.cursor(row_factory=dict_row)
+    await cursor.execute(_SELECT + " WHERE p.owner_id = %s ORDER BY p.id DESC", (owner_id,))
+    return [_nest(row) for row in await cursor.fetchall()]
+
+
+async def get_project(conn: AsyncConnection, owner_id: int,
+                      project_id: int) -> dict[str, Any] | None:
+    cursor = conn.cursor(row_factory=dict_row)
+    await cursor.execute(_SELECT + " WHERE p.id = %s AND p.owner_id = %s",
+                         (project_id, owner_id))
+    return _nest(await cursor.fetchone())
+
+
+async def owns_project(conn: AsyncConnection, owner_id: int, project_id: int) -> bool:
+    cursor = await conn.execute("SELECT 1 FROM projects WHERE id = %s AND owner_id = %s",
+                                (project_id, owner_id))
+    return await cursor.fetchone() is not None
+
+
+async def insert_project(conn: AsyncConnection, owner_id: int, settings: dict[str, Any]) -> int:
+    """Insert a project; raises psycopg's UniqueViolation when the name is taken."""
+    columns = [c for c in SETTING_COLUMNS if c in settings]
+    cursor = await conn.execute(
+        f"INSERT INTO projects (owner_id, {', '.join(columns)}) "  # noqa: S608 - fixed names
+        f"VALUES (%s, {', '.join(['%s'] * len(columns))}) RETURNING id",
+        (owner_id, *(settings[c] for c in columns)),
+    )
+    return (await cursor.fetchone())[0]
+
+
+async def update_project(conn: AsyncConnection, owner_id: int, project_id: int,
+                         changes: dict[str, Any]) -> bool:
+    """Apply the changed settings; False when the project is not the owner's."""
+    projects = Table("projects")
+    query = PostgreSQLQuery.update(projects)
+    params: list[Any] = []
+    for column in SETTING_COLUMNS:
+        if column in changes:
+            query = query.set(getattr(projects, column), Parameter("%s"))
+            params.append(changes[column])
+    query = query.set(projects.updated_at, Now()).where(
+        (projects.id == Parameter("%s")) & (projects.owner_id == Parameter("%s")))
+    cursor = await conn.execute(str(query), (*params, project_id, owner_id))
+    return cursor.rowcount == 1
+
+
+async def set_webhook(conn: AsyncConnection, project_id: int, *, hook_id: int | None,
+                      secret_nonce: bytes | None, secret_ciphertext: bytes | None,
+                      error: str | None) -> None:
+    """Record the outcome of registering (or removing) the project's GitHub webhook."""
+    await conn.execute(
+        "UPDATE projects SET webhook_id = %s, webhook_secret_nonce = %s, "
+        "webhook_secret_ciphertext = %s, webhook_error = %s, updated_at = now() WHERE id = %s",
+        (hook_id, secret_nonce, secret_ciphertext, error, project_id),
+    )
+
+
+async def delete_project(conn: AsyncConnection, owner_id: int, project_id: int) -> bool:
+    """Delete a project and, by cascade, everything it owns."""
+    cursor = await conn.execute("DELETE FROM projects WHERE id = %s AND owner_id = %s",
+                                (project_id, owner_id))
+    return cursor.rowcount == 1
