@@ -51,8 +51,12 @@ def check_repo_url(raw: str, *, github_url: str, local_admin: bool) -> RepoSourc
     if not value or len(value) > MAX_URL_CHARS or "\0" in value:
         raise Invalid("repo_url must be a Git repository URL", field="repo_url")
     parts = urlsplit(value)
+    github = urlsplit(github_url)
+    if (parts.scheme, parts.netloc.lower()) == (github.scheme, github.netloc.lower()):
+        return _github_source(value, github_url)
     if parts.scheme == "https":
-        return _https_source(value, github_url)
+        _check_plain_url(value)
+        return RepoSource(value, None)
     if local_admin and (parts.scheme == "file" or value.startswith("/")):
         return RepoSource(_local_repository(parts.path if parts.scheme == "file" else value),
                           None)
@@ -108,22 +112,25 @@ def check_secret(name: str, value: str | None = None) -> None:
         raise Invalid(f"the value of {name} is larger than 64 KiB", field="value")
 
 
-def _https_source(url: str, github_url: str) -> RepoSource:
+def _check_plain_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.username or parts.password:
         raise Invalid("repo_url must not contain credentials; Slipway authenticates for you",
                       field="repo_url")
     if parts.query or parts.fragment or not parts.hostname:
-        raise Invalid("repo_url must be a plain https:// Git URL", field="repo_url")
-    github = urlsplit(github_url)
-    if parts.netloc.lower() == github.netloc.lower():
-        match = _GITHUB_PATH.match(parts.path)
-        if not match:
-            raise Invalid("repo_url must name a GitHub repository: "
-                          f"{github_url}/<owner>/<repository>", field="repo_url")
-        owner, name = match[1], match[2]
-        return RepoSource(f"{github_url}/{owner}/{name}.git", f"{owner}/{name}".lower())
-    return RepoSource(url, None)
+        raise Invalid("repo_url must be a plain Git URL, without a query or fragment",
+                      field="repo_url")
+
+
+def _github_source(url: str, github_url: str) -> RepoSource:
+    """A repository on the configured GitHub (github.com, an Enterprise server, the fake)."""
+    _check_plain_url(url)
+    match = _GITHUB_PATH.match(urlsplit(url).path)
+    if not match:
+        raise Invalid("repo_url must name a GitHub repository: "
+                      f"{github_url}/<owner>/<repository>", field="repo_url")
+    owner, name = match[1], match[2]
+    return RepoSource(f"{github_url}/{owner}/{name}.git", f"{owner}/{name}".lower())
 
 
 def _local_repository(path: str) -> str:

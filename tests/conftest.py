@@ -20,6 +20,7 @@ import tornado.ioloop
 
 from engine.config import Config, parse_config
 from engine.docker_engine import DockerUnavailable, connect_docker
+from tests.support import leaks
 from tests.support.app import RunningApp, start_app, stop_app
 from tests.support.base_images import ensure_busybox_image, ensure_node_image
 from tests.support.fake_github import FakeGitHub
@@ -84,6 +85,8 @@ def github_server(io_loop: tornado.ioloop.IOLoop, tmp_path_factory) -> Iterator[
     """One fake GitHub for the session, over real HTTP on the session's loop."""
     fake = FakeGitHub(tmp_path_factory.mktemp("github"))
     fake.start()
+    leaks.exempt(fake.url)
+    leaks.forbid_from(lambda: [user.token for user in fake.users.values()])
     yield fake
     io_loop.run_sync(fake.stop)
 
@@ -92,6 +95,7 @@ def github_server(io_loop: tornado.ioloop.IOLoop, tmp_path_factory) -> Iterator[
 def github(github_server: FakeGitHub) -> FakeGitHub:
     """The session's fake GitHub, emptied for this test."""
     github_server.reset()
+    leaks.reset()
     return github_server
 
 

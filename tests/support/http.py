@@ -9,6 +9,8 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.httputil import HTTPHeaders
 
+from tests.support import leaks
+
 
 @dataclass
 class Response:
@@ -50,6 +52,7 @@ class ApiClient:
             if exc.response is None:
                 raise
             answer = exc.response
+        leaks.check(request.url, str(answer.headers), answer.body or b"")
         return Response(answer.code, answer.headers, answer.body or b"")
 
     async def get(self, path: str, **kwargs: Any) -> Response:

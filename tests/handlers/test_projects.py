@@ -1,0 +1,233 @@
+"""Projects over the real API, with webhook registration observed by the fake GitHub."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import psycopg
+import pytest
+
+from tests.support.accounts import sign_in_github_user, sign_in_local_admin
+from tests.support.leaks import forbid
+
+
+@pytest.fixture
+def ada_github(github):
+    return github.add_user("ada")
+
+
+@pytest.fixture
+def ada(app_server, api, ada_github, io_loop):
+    return io_loop.run_sync(lambda: sign_in_github_user(app_server, api, ada_github.id, "ada",
+                                                        ada_github.token))
+
+
+@pytest.fixture
+def site_repo(github, ada_github):
+    return github.add_repo(ada_github, "site", default_branch="trunk")
+
+
+async def _create(api, who, **body):
+    return await api.post("/api/projects", json_body=body, headers=who.headers)
+
+
+def _rows(db_url, query, *params):
+    with psycopg.connect(db_url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+@pytest.mark.gen_test
+async def test_creating_a_github_project_registers_its_webhook_and_queues_a_build(
+    api, ada, site_repo, github, app_server, db_url
+):
+    response = await _create(api, ada, name="site", repo_url=site_repo.html_url)
+
+    assert response.status == 201
+    project = response.json()
+    assert response.headers["Location"] == f"/api/projects/{project['id']}"
+    assert project["github_repo"] == "ada/site"
+    assert project["branch"] == "trunk"  # the repository's default branch, from GitHub
+    assert project["webhook"] == {"status": "active", "error": None}
+    assert project["latest_build"]["status"] == "queued"
+    assert project["latest_build"]["branch"] == "trunk"
+
+    [(hook_id, hook)] = github.hooks["ada/site"].items()
+    assert hook["events"] == ["push"]
+    assert hook["config"]["url"] == app_server.app.config.public_url + "/api/webhooks/github"
+    assert hook["config"]["content_type"] == "json"
+    secret = hook["config"]["secret"]
+    assert len(secret) >= 32
+    [(stored_id, nonce, ciphertext)] = _rows(
+        db_url, "SELECT webhook_id, webhook_secret_nonce, webhook_secret_ciphertext "
+        "FROM projects")
+    assert stored_id == hook_id
+    assert secret.encode() not in bytes(ciphertext)
+    box = app_server.app.keys.box
+    assert box.open_text(nonce, ciphertext, "webhook-secret", project["id"]) == secret
+    forbid(secret)
+    assert (await api.get(f"/api/projects/{project['id']}", headers=ada.headers)).status == 200
+
+
+@pytest.mark.gen_test
+async def test_a_webhook_github_refuses_is_shown_and_the_project_still_exists(
+    api, ada, site_repo, github
+):
+    github.fail_api(502, times=2)  # the default-branch lookup and the hook registration
+    response = await _create(api, ada, name="site", repo_url=site_repo.html_url)
+    assert response.status == 201
+    project = response.json()
+    assert project["webhook"]["status"] == "failed"
+    assert "GitHub failed" in project["webhook"]["error"]
+    assert project["branch"] == "main"
+    assert github.hooks.get("ada/site", {}) == {}
+
+
+@pytest.mark.gen_test
+async def test_list_shows_each_project_with_its_latest_build(api, ada, site_repo, db_url):
+    first = (await _create(api, ada, name="one", repo_url=site_repo.html_url)).json()
+    second = (await _create(api, ada, name="two", repo_url="https://git.example.com/r.git",
+                            branch="dev")).json()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO builds (project_id, trigger, branch, status) "
+                     "VALUES (%s, 'push', 'trunk', 'running')", (first["id"],))
+
+    listed = (await api.get("/api/projects", headers=ada.headers)).json()
+
+    assert [p["name"] for p in listed] == ["two", "one"]
+    assert listed[1]["latest_build"]["status"] == "running"
+    assert listed[0]["latest_build"]["branch"] == "dev"
+    assert listed[0]["webhook"]["status"] == "none"
+    assert listed[0]["live_deployment"] is None
+    assert second["id"] == listed[0]["id"]
+
+
+@pytest.mark.gen_test
+async def test_settings_are_validated_normalised_and_updated(api, ada, site_repo):
+    project = (await _create(api, ada, name="site", repo_url=site_repo.html_url,
+                             output_dir="./build/", root_dir="apps/web/",
+                             build_command="npm run build", framework="vite")).json()
+    assert (project["output_dir"], project["root_dir"]) == ("build", "apps/web")
+
+    path = f"/api/projects/{project['id']}"
+    changed = await api.request("PATCH", path, headers=ada.headers,
+                                json_body={"build_command": None, "branch": "release/1"})
+    assert changed.status == 200
+    assert changed.json()["build_command"] is None
+    assert changed.json()["branch"] == "release/1"
+    assert changed.json()["framework"] == "vite"
+
+    for body, field in (({"output_dir": "../../etc"}, "output_dir"),
+                        ({"root_dir": "/srv"}, "root_dir"),
+                        ({"branch": "bad branch"}, "branch"),
+                        ({"framework": "rails"}, "framework"),
+                        ({"name": "API"}, "name"),
+                        ({"repo_url": "file:///etc"}, "repo_url"),
+                        ({"owner_id": 2}, "owner_id"),
+                        ({"name": 7}, "name")):
+        response = await api.request("PATCH", path, headers=ada.headers, json_body=body)
+        assert response.status == 400, body
+        assert response.json()["error"]["field"] == field
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [("..", 400), ("API", 400), ("a--b", 400), ("x" * 64, 400), ("ünïcode", 400), ("", 400),
+     ("www", 400), (None, 400), (12, 400)],
+)
+async def test_invalid_names_are_refused(api, ada, name, status):
+    response = await _create(api, ada, name=name, repo_url="https://git.example.com/r.git")
+    assert response.status == status
+    assert response.json()["error"]["field"] == "name"
+
+
+@pytest.mark.gen_test
+async def test_a_rename_cannot_take_another_projects_name_or_site(api, ada, app_server,
+                                                                  io_loop, github):
+    bob_github = github.add_user("bob")
+    bob = await sign_in_github_user(app_server, api, bob_github.id, "bob", bob_github.token)
+    await _create(api, bob, name="taken", repo_url="https://git.example.com/b.git")
+    mine = (await _create(api, ada, name="mine", repo_url="https://git.example.com/a.git"))
+    response = await api.request("PATCH", f"/api/projects/{mine.json()['id']}",
+                                 headers=ada.headers, json_body={"name": "taken"})
+    assert response.status == 409
+    assert response.json()["error"]["field"] == "name"
+
+
+@pytest.mark.gen_test
+async def test_rename_moves_the_projects_site(api, ada, app_server):
+    project = (await _create(api, ada, name="old", repo_url="https://git.example.com/r.git"))
+    sites = app_server.app.config.deployments_dir
+    (sites / "old" / "releases").mkdir(parents=True)
+    response = await api.request("PATCH", f"/api/projects/{project.json()['id']}",
+                                 headers=ada.headers, json_body={"name": "new"})
+    assert response.json()["name"] == "new"
+    assert (sites / "new" / "releases").is_dir()
+    assert not (sites / "old").exists()
+
+
+@pytest.mark.gen_test
+async def test_two_concurrent_creates_of_one_name_give_one_201_and_one_409(api, ada,
+                                                                          app_server, github):
+    bob_github = github.add_user("bob")
+    bob = await sign_in_github_user(app_server, api, bob_github.id, "bob", bob_github.token)
+    responses = await asyncio.gather(
+        *(_create(api, who, name="race", repo_url="https://git.example.com/r.git")
+          for who in (ada, bob, ada, bob)))
+    assert sorted(r.status for r in responses) == [201, 409, 409, 409]
+
+
+@pytest.mark.gen_test
+async def test_deleting_removes_webhook_site_and_everything_owned(api, ada, site_repo, github,
+                                                                   app_server, db_url):
+    project = (await _create(api, ada, name="site", repo_url=site_repo.html_url,
+                             secrets={"API_KEY": "s3cret"})).json()
+    forbid("s3cret")
+    sites = app_server.app.config.deployments_dir
+    (sites / "site" / "releases" / "1").mkdir(parents=True)
+    assert github.hooks["ada/site"]
+
+    response = await api.request("DELETE", f"/api/projects/{project['id']}",
+                                 headers=ada.headers)
+
+    assert response.status == 204
+    assert github.hooks["ada/site"] == {}
+    assert not (sites / "site").exists()
+    for table in ("projects", "builds", "secrets"):
+        assert _rows(db_url, f"SELECT count(*) FROM {table}") == [(0,)]  # noqa: S608
+    again = await api.request("DELETE", f"/api/projects/{project['id']}", headers=ada.headers)
+    assert again.status == 404
+
+
+@pytest.mark.gen_test
+async def test_deleting_succeeds_when_github_cannot_remove_the_hook(api, ada, site_repo,
+                                                                    github):
+    project = (await _create(api, ada, name="site", repo_url=site_repo.html_url)).json()
+    github.fail_api(503)
+    response = await api.request("DELETE", f"/api/projects/{project['id']}",
+                                 headers=ada.headers)
+    assert response.status == 204
+
+
+@pytest.mark.gen_test
+async def test_only_the_local_administrator_may_build_a_path_on_this_machine(
+    api, app_server, ada, tmp_path
+):
+    repo = tmp_path / "local-site"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    refused = await _create(api, ada, name="local", repo_url=str(repo))
+    assert refused.status == 400
+    assert refused.json()["error"]["field"] == "repo_url"
+
+    admin = await sign_in_local_admin(app_server, api)
+    created = await _create(api, admin, name="local", repo_url=f"file://{repo}")
+    assert created.status == 201
+    assert created.json()["repo_url"] == str(repo.resolve())
+
+
+@pytest.mark.gen_test
+async def test_oversized_body_is_a_413(api, ada):
+    response = await api.post("/api/projects", headers=ada.headers,
+                              body=b'{"name": "' + b"x" * (1024 * 1024) + b'"}')
+    assert response.status == 413
