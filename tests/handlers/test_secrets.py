@@ -1,0 +1,106 @@
+"""Secrets are write-only: set, replace, list by name, delete; stored sealed to their place."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from engine.crypto import DecryptionError
+from tests.support.accounts import sign_in_local_admin
+from tests.support.leaks import forbid
+
+
+@pytest.fixture
+def owner(app_server, api, io_loop):
+    return io_loop.run_sync(lambda: sign_in_local_admin(app_server, api))
+
+
+@pytest.fixture
+def project(api, owner, io_loop):
+    async def create():
+        response = await api.post("/api/projects", headers=owner.headers, json_body={
+            "name": "site", "repo_url": "https://git.example.com/site.git",
+            "secrets": {"FIRST": "value-one"}})
+        assert response.status == 201
+        return response.json()
+
+    forbid("value-one")
+    return io_loop.run_sync(create)
+
+
+def _path(project, name=""):
+    return f"/api/projects/{project['id']}/secrets" + (f"/{name}" if name else "")
+
+
+@pytest.mark.gen_test
+async def test_secrets_are_set_replaced_listed_by_name_and_deleted(api, owner, project):
+    forbid("tok-1", "tok-2")
+    created = await api.request("PUT", _path(project, "API_TOKEN"), headers=owner.headers,
+                                json_body={"value": "tok-1"})
+    assert created.status == 201
+    replaced = await api.request("PUT", _path(project, "API_TOKEN"), headers=owner.headers,
+                                 json_body={"value": "tok-2"})
+    assert replaced.status == 204
+
+    listed = (await api.get(_path(project), headers=owner.headers)).json()
+    assert [s["name"] for s in listed] == ["API_TOKEN", "FIRST"]
+    assert set(listed[0]) == {"name", "created_at", "updated_at"}
+    assert listed[0]["updated_at"] >= listed[0]["created_at"]
+
+    assert (await api.request("DELETE", _path(project, "API_TOKEN"),
+                              headers=owner.headers)).status == 204
+    missing = await api.request("DELETE", _path(project, "API_TOKEN"), headers=owner.headers)
+    assert missing.status == 404
+    assert [s["name"] for s in (await api.get(_path(project), headers=owner.headers)).json()] \
+        == ["FIRST"]
+
+
+@pytest.mark.gen_test
+async def test_values_are_sealed_to_their_project_and_name(api, owner, project, app_server,
+                                                           db_url):
+    forbid("hunter2")
+    await api.request("PUT", _path(project, "DB_PASSWORD"), headers=owner.headers,
+                      json_body={"value": "hunter2"})
+    with psycopg.connect(db_url) as conn:
+        nonce, ciphertext = conn.execute(
+            "SELECT nonce, ciphertext FROM secrets WHERE name = 'DB_PASSWORD'").fetchone()
+    assert b"hunter2" not in bytes(ciphertext)
+    box = app_server.app.keys.box
+    assert box.open_text(nonce, ciphertext, "secret", project["id"], "DB_PASSWORD") == "hunter2"
+    for context in (("secret", project["id"] + 1, "DB_PASSWORD"),
+                    ("secret", project["id"], "FIRST")):
+        with pytest.raises(DecryptionError):
+            box.open(nonce, ciphertext, *context)
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("name", ["1ABC", "A-B", "%20", "A.B"])
+async def test_invalid_secret_names_are_refused(api, owner, project, name):
+    response = await api.request("PUT", _path(project, name), headers=owner.headers,
+                                 json_body={"value": "x"})
+    assert response.status == 400
+    assert response.json()["error"]["field"] == "name"
+
+
+@pytest.mark.gen_test
+async def test_values_must_be_strings_of_at_most_64_kib(api, owner, project):
+    not_text = await api.request("PUT", _path(project, "N"), headers=owner.headers,
+                                 json_body={"value": 5})
+    assert not_text.status == 400
+    assert not_text.json()["error"]["field"] == "value"
+    too_big = await api.request("PUT", _path(project, "BIG"), headers=owner.headers,
+                                json_body={"value": "x" * (64 * 1024 + 1)})
+    assert too_big.status == 400
+    assert "64 KiB" in too_big.json()["error"]["message"]
+    far_too_big = await api.request("PUT", _path(project, "HUGE"), headers=owner.headers,
+                                    body=b'{"value": "' + b"x" * (200 * 1024) + b'"}')
+    assert far_too_big.status == 413
+
+
+@pytest.mark.gen_test
+async def test_secrets_given_at_creation_are_validated(api, owner):
+    response = await api.post("/api/projects", headers=owner.headers, json_body={
+        "name": "other", "repo_url": "https://git.example.com/o.git",
+        "secrets": {"BAD-NAME": "x"}})
+    assert response.status == 400
+    assert (await api.get("/api/projects", headers=owner.headers)).json() == []
