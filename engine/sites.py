@@ -18,10 +18,15 @@ def site_dir(deployments_dir: Path, name: str) -> Path:
 
 
 def rename_site(deployments_dir: Path, old: str, new: str) -> None:
-    """Move a renamed project's releases along with it (nothing to do if it has none)."""
+    """Move a renamed project's releases along with it (nothing to do if it has none).
+
+    A directory already at the new name belongs to no project (names are unique), so it is
+    leftover debris and is replaced. Blocking: call from an executor."""
     source = site_dir(deployments_dir, old)
     if source.exists():
-        source.rename(site_dir(deployments_dir, new))
+        target = site_dir(deployments_dir, new)
+        shutil.rmtree(target, ignore_errors=True)
+        source.rename(target)
 
 
 def remove_site(deployments_dir: Path, name: str) -> None:

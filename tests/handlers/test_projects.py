@@ -160,10 +160,12 @@ async def test_rename_moves_the_projects_site(api, ada, app_server):
     project = (await _create(api, ada, name="old", repo_url="https://git.example.com/r.git"))
     sites = app_server.app.config.deployments_dir
     (sites / "old" / "releases").mkdir(parents=True)
+    (sites / "new" / "debris").mkdir(parents=True)  # left by something long gone
     response = await api.request("PATCH", f"/api/projects/{project.json()['id']}",
                                  headers=ada.headers, json_body={"name": "new"})
     assert response.json()["name"] == "new"
     assert (sites / "new" / "releases").is_dir()
+    assert not (sites / "new" / "debris").exists()
     assert not (sites / "old").exists()
 
 
