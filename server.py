@@ -29,6 +29,9 @@ import tornado.web
 from tornado.routing import Rule
 
 from engine import __version__
+from engine.build_outputs import keep_outputs
+from engine.build_queue import BuildQueue
+from engine.build_runner import BuildRunner
 from engine.config import Config, ConfigError, add_config_arguments, load_config
 from engine.crypto import Keys
 from engine.deploy_hooks import DeployHooks
@@ -46,6 +49,13 @@ from handlers.auth import (
     SessionHandler,
 )
 from handlers.base import API404Handler
+from handlers.builds import (
+    BuildCacheHandler,
+    BuildCancelHandler,
+    BuildHandler,
+    BuildLogsHandler,
+    ProjectBuildsHandler,
+)
 from handlers.dashboard import DashboardHandler
 from handlers.deploy_hooks import (
     DeployHookCreateHandler,
@@ -84,10 +94,18 @@ class Slipway(tornado.web.Application):
                                    config.github_client_id, config.github_client_secret)
         self.sio: socketio.AsyncServer = create_socket_server(
             config.public_url, lambda token: authenticate(db.pool, self.keys.jwt, token))
-        self.events = SocketEmitter(self.sio, tornado.ioloop.IOLoop.current().asyncio_loop)
-        self.projects = Projects(db.pool, self.keys.box, self.github, config)
+        loop = tornado.ioloop.IOLoop.current().asyncio_loop
+        self.events = SocketEmitter(self.sio, loop)
+        runner = BuildRunner(pool=db.pool, loop=loop, box=self.keys.box, emitter=self.events,
+                             config=config, deploy=keep_outputs(config.data_dir))
+        self.builds = BuildQueue(db.pool, runner, self.events,
+                                 concurrency=config.build_concurrency,
+                                 timeout=config.build_timeout)
+        self.projects = Projects(db.pool, self.keys.box, self.github, config,
+                                 enqueue=self.builds.enqueue)
         self.secrets = Secrets(db.pool, self.keys.box)
-        self.deploy_hooks = DeployHooks(db.pool, config.public_url)
+        self.deploy_hooks = DeployHooks(db.pool, config.public_url,
+                                        enqueue=self.builds.enqueue)
         project = r"/api/projects/([0-9]+)"
         routes = [
             Rule(SiteHostMatcher(config.domain), SiteHandler),
@@ -106,6 +124,11 @@ class Slipway(tornado.web.Application):
             (project + r"/deploy-hook", DeployHookCreateHandler),
             (project + r"/deploy-hooks", DeployHooksHandler),
             (project + r"/deploy-hooks/([0-9]+)", DeployHookHandler),
+            (project + r"/builds", ProjectBuildsHandler),
+            (project + r"/build-cache", BuildCacheHandler),
+            (r"/api/builds/([0-9]+)", BuildHandler),
+            (r"/api/builds/([0-9]+)/logs", BuildLogsHandler),
+            (r"/api/builds/([0-9]+)/cancel", BuildCancelHandler),
             (r"/api/hooks/([^/]+)", DeployHookTriggerHandler),
             (r"/api/.*", API404Handler),
             (r"/(.*)", DashboardHandler, {"dist_dir": ROOT / "frontend" / "dist"}),
@@ -114,8 +137,9 @@ class Slipway(tornado.web.Application):
                          cookie_secret=self.keys.cookie)
 
     async def close(self) -> None:
-        """Release what the Application owns: sockets' background tasks, then the database."""
+        """Release what the Application owns: builds, sockets' tasks, then the database."""
         try:
+            await self.builds.stop()
             await self.sio.shutdown()
         finally:
             await self.db.close()
@@ -136,6 +160,7 @@ async def serve(config: Config, on_listening: asyncio.Future[int] | None = None)
             sock.close()
         raise StartupError(f"{_database_setting(config)}: {exc}") from None
     app = Slipway(config, db)
+    await app.builds.start()
     server = tornado.httpserver.HTTPServer(
         app, max_body_size=MAX_REQUEST_BYTES, idle_connection_timeout=120
     )

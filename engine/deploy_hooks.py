@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
 from engine.errors import NotFound
 from engine.projects import require_owned_project
-from sql.builds import queue_build
 from sql.deploy_hooks import (
     create_deploy_hook,
     delete_deploy_hook,
@@ -30,9 +30,11 @@ def _hash(token: str) -> bytes:
 
 
 class DeployHooks:
-    def __init__(self, pool: AsyncConnectionPool, public_url: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool, public_url: str,
+                 enqueue: Callable[..., Awaitable[dict[str, Any]]]) -> None:
         self.pool = pool
         self.public_url = public_url
+        self.enqueue = enqueue
 
     async def create(self, owner_id: int, project_id: int) -> dict[str, Any]:
         """A new hook; its `url` (with the token) is only ever returned here."""
@@ -57,9 +59,8 @@ class DeployHooks:
         """Queue a build of the hook's project branch; NotFound for an unknown token."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             raise NotFound("no such deploy hook")
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.pool.connection() as conn:
             project = await use_deploy_hook(conn, _hash(token))
-            if project is None:
-                raise NotFound("no such deploy hook")
-            return await queue_build(conn, project["id"], trigger="hook",
-                                     branch=project["branch"])
+        if project is None:
+            raise NotFound("no such deploy hook")
+        return await self.enqueue(project["id"], trigger="hook", branch=project["branch"])

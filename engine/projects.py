@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from psycopg.errors import UniqueViolation
@@ -33,7 +34,6 @@ from engine.project_rules import (
     check_subpath,
 )
 from engine.sites import remove_site, rename_site
-from sql.builds import queue_build
 from sql.projects import (
     delete_project,
     get_project,
@@ -54,11 +54,12 @@ class Projects:
     """Every change to a project goes through here, so its rules hold whoever asks."""
 
     def __init__(self, pool: AsyncConnectionPool, box: SecretBox, github: GitHubClient,
-                 config: Config) -> None:
+                 config: Config, enqueue: Callable[..., Awaitable[dict[str, Any]]]) -> None:
         self.pool = pool
         self.box = box
         self.github = github
         self.config = config
+        self.enqueue = enqueue  # the build queue's, so new projects build at once
 
     async def list(self, owner_id: int) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
@@ -85,12 +86,12 @@ class Projects:
                 for name, value in secret_values.items():
                     nonce, ciphertext = self.box.seal(value, "secret", project_id, name)
                     await put_secret(conn, project_id, name, nonce, ciphertext)
-                await queue_build(conn, project_id, trigger="manual", branch=settings["branch"])
         except UniqueViolation:
             raise _name_taken(settings["name"]) from None
         log.info("user %s created project %s (%s)", owner["id"], project_id, settings["name"])
         if settings.get("github_repo"):
             await self._register_webhook(owner, project_id, settings["github_repo"])
+        await self.enqueue(project_id, trigger="manual", branch=settings["branch"])
         return await self.get(owner["id"], project_id)
 
     async def update(self, owner: dict[str, Any], project_id: int,

@@ -6,15 +6,9 @@ encrypted token, say) can never reach a client unless it is named here.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-
-def iso_time(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, as every time in the API is written."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+from engine.times import iso_time
 
 
 def user_model(user: dict[str, Any]) -> dict[str, Any]:
@@ -113,3 +107,8 @@ def deploy_hook_model(hook: dict[str, Any]) -> dict[str, Any]:
     if "url" in hook:
         model["url"] = hook["url"]
     return model
+
+
+def log_line_model(line: dict[str, Any]) -> dict[str, Any]:
+    """A stored log line, shaped like the lines of the live log events."""
+    return {"lineNumber": line["line_number"], "stream": line["stream"], "log": line["text"]}

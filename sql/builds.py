@@ -1,4 +1,9 @@
-"""Queries on builds."""
+"""Queries on builds: the durable queue's transitions, and reads scoped to the owner.
+
+Status moves only forward: queued → running → passed | failed | canceled. Every transition is
+one UPDATE guarded by the status it leaves, so two actors (the dispatcher and a cancel, say)
+can never both win.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,131 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+FINISHED = ("passed", "failed", "canceled")
+
+
+async def _rows(conn: AsyncConnection, query: str, params: tuple = ()) -> list[dict[str, Any]]:
+    cursor = conn.cursor(row_factory=dict_row)
+    await cursor.execute(query, params)
+    return await cursor.fetchall()
+
 
 async def queue_build(conn: AsyncConnection, project_id: int, *, trigger: str, branch: str,
                       commit_sha: str | None = None, commit_message: str | None = None,
                       commit_author: str | None = None) -> dict[str, Any]:
-    """A new build row, `queued`, for the build engine to pick up."""
-    cursor = conn.cursor(row_factory=dict_row)
-    await cursor.execute(
+    """A new build row, `queued`, for the dispatcher to pick up."""
+    [build] = await _rows(
+        conn,
         "INSERT INTO builds (project_id, trigger, branch, commit_sha, commit_message, "
         "commit_author) VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
         (project_id, trigger, branch, commit_sha, commit_message, commit_author),
     )
-    return await cursor.fetchone()
+    return build
+
+
+async def supersede_queued(conn: AsyncConnection, project_id: int, branch: str,
+                           newer_id: int) -> list[dict[str, Any]]:
+    """Cancel the branch's builds still waiting behind a newer one."""
+    return await _rows(
+        conn,
+        "UPDATE builds SET status = 'canceled', finished_at = now(), "
+        "error = 'superseded by build #' || %s "
+        "WHERE project_id = %s AND branch = %s AND status = 'queued' AND id < %s RETURNING *",
+        (newer_id, project_id, branch, newer_id),
+    )
+
+
+async def claim_queued(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
+    """Move up to `limit` of the oldest queued builds to running; safe with several claimers."""
+    return await _rows(
+        conn,
+        """
+        UPDATE builds SET status = 'running', started_at = now()
+        WHERE id IN (SELECT id FROM builds WHERE status = 'queued' ORDER BY id
+                     LIMIT %s FOR UPDATE SKIP LOCKED)
+        RETURNING *
+        """,
+        (limit,),
+    )
+
+
+async def fail_interrupted(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Builds left running by a crash: nothing is running them any more."""
+    return await _rows(
+        conn,
+        "UPDATE builds SET status = 'failed', finished_at = now(), "
+        "error = 'interrupted by restart' WHERE status = 'running' RETURNING *",
+    )
+
+
+async def finish_build(conn: AsyncConnection, build_id: int, status: str,
+                       exit_code: int | None, error: str | None) -> dict[str, Any] | None:
+    """Record the outcome of a running build (None if it was no longer running)."""
+    rows = await _rows(
+        conn,
+        "UPDATE builds SET status = %s, exit_code = %s, error = %s, finished_at = now() "
+        "WHERE id = %s AND status = 'running' RETURNING *",
+        (status, exit_code, error, build_id),
+    )
+    return rows[0] if rows else None
+
+
+async def cancel_queued(conn: AsyncConnection, build_id: int) -> dict[str, Any] | None:
+    rows = await _rows(
+        conn,
+        "UPDATE builds SET status = 'canceled', finished_at = now(), "
+        "error = 'canceled by the user' WHERE id = %s AND status = 'queued' RETURNING *",
+        (build_id,),
+    )
+    return rows[0] if rows else None
+
+
+async def set_commit(conn: AsyncConnection, build_id: int, sha: str, message: str,
+                     author: str) -> None:
+    await conn.execute(
+        "UPDATE builds SET commit_sha = %s, commit_message = %s, commit_author = %s "
+        "WHERE id = %s", (sha, message, author, build_id),
+    )
+
+
+async def get_build(conn: AsyncConnection, owner_id: int, build_id: int) -> dict[str, Any] | None:
+    rows = await _rows(
+        conn,
+        "SELECT b.* FROM builds b JOIN projects p ON p.id = b.project_id "
+        "WHERE b.id = %s AND p.owner_id = %s", (build_id, owner_id),
+    )
+    return rows[0] if rows else None
+
+
+async def list_builds(conn: AsyncConnection, project_id: int, before: int | None,
+                      limit: int) -> list[dict[str, Any]]:
+    """A page of the project's builds, newest first (keyset on id: fast at any depth)."""
+    return await _rows(
+        conn,
+        "SELECT * FROM builds WHERE project_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
+        (project_id, before if before is not None else 2**63 - 1, limit),
+    )
+
+
+async def build_job(conn: AsyncConnection, build_id: int) -> dict[str, Any] | None:
+    """Everything a runner needs about a build: it, its project and its owner."""
+    rows = await _rows(
+        conn,
+        """
+        SELECT b.id, b.project_id, b.branch, b.commit_sha, b.trigger, p.name AS project_name,
+               p.repo_url, p.github_repo, p.install_command, p.build_command, p.output_dir,
+               p.root_dir, p.framework, p.owner_id, u.is_local_admin
+        FROM builds b JOIN projects p ON p.id = b.project_id JOIN users u ON u.id = p.owner_id
+        WHERE b.id = %s
+        """,
+        (build_id,),
+    )
+    return rows[0] if rows else None
+
+
+async def project_secrets(conn: AsyncConnection, project_id: int) -> list[tuple[str, bytes, bytes]]:
+    cursor = await conn.execute(
+        "SELECT name, nonce, ciphertext FROM secrets WHERE project_id = %s ORDER BY name",
+        (project_id,),
+    )
+    return await cursor.fetchall()

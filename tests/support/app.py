@@ -21,13 +21,16 @@ class RunningApp:
         self.url = f"http://127.0.0.1:{port}"
 
 
-async def open_app(config: Config) -> RunningApp:
-    """Serve the app; its public URL is its real address, so OAuth redirects come back here."""
+async def open_app(config: Config, *, run_builds: bool = False) -> RunningApp:
+    """Serve the app; its public URL is its real address, so OAuth redirects come back here.
+    Builds stay queued unless `run_builds` starts the dispatcher (tests of the build engine)."""
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
     port = sock.getsockname()[1]
     config = replace(config, public_url=f"http://127.0.0.1:{port}")
     db = await Database.open(config.database_url, config.data_dir)
     app = Slipway(config, db)
+    if run_builds:
+        await app.builds.start()
     server = tornado.httpserver.HTTPServer(app)
     server.add_sockets([sock])
     return RunningApp(app, server, port)
@@ -39,9 +42,10 @@ async def close_app(running: RunningApp) -> None:
     await running.app.close()
 
 
-def start_app(config: Config, io_loop: tornado.ioloop.IOLoop) -> RunningApp:
+def start_app(config: Config, io_loop: tornado.ioloop.IOLoop, *,
+              run_builds: bool = False) -> RunningApp:
     """`open_app` for synchronous fixtures."""
-    return io_loop.run_sync(lambda: open_app(config))
+    return io_loop.run_sync(lambda: open_app(config, run_builds=run_builds))
 
 
 def stop_app(running: RunningApp, io_loop: tornado.ioloop.IOLoop) -> None:

@@ -1,0 +1,148 @@
+"""Fetch exactly one commit of a repository into a fresh directory, shallowly.
+
+The owner's token reaches git only through the environment of the git process: a GIT_ASKPASS
+script (which contains no secret) prints it from an environment variable when git asks for a
+password. It never appears in argv, in a URL, in git's config or in the checkout, so it cannot
+leak into a log, an image or the build's files. Git runs without any system or user config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+_ASKPASS = """#!/bin/sh
+case "$1" in
+  Username*) printf '%s\\n' x-access-token ;;
+  *) printf '%s\\n' "$SLIPWAY_GIT_PASSWORD" ;;
+esac
+"""
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+class CheckoutError(Exception):
+    """The repository could not be fetched; the message is for the build log."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    message: str
+    author: str
+
+
+def fetch_commit(
+    repo_url: str, dest: Path, *, branch: str, commit: str | None, token: str | None,
+    deadline: float, should_stop: Callable[[], bool], log: Callable[[str], None],
+) -> Commit:
+    """Check out `commit` (or the head of `branch`) of `repo_url` into `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    remote = f"file://{repo_url}" if repo_url.startswith("/") else repo_url
+    ref = commit if commit else f"refs/heads/{branch}"
+    if commit and not _SHA.match(commit):
+        raise CheckoutError(f"{commit!r} is not a full commit hash")
+    with tempfile.TemporaryDirectory(prefix="slipway-git-") as home:
+        env = _git_environment(Path(home), token)
+        run = _GitRunner(dest, env, deadline, should_stop)
+        run("init", "--quiet")
+        log(f"Fetching {ref if commit else branch} from {_display(repo_url)}")
+        run("fetch", "--quiet", "--depth", "1", "--no-tags", remote, ref,
+            failure=_fetch_failure(branch, commit, token))
+        run("checkout", "--quiet", "--detach", "FETCH_HEAD")
+        sha, author, message = run("log", "-1", "--format=%H%n%an <%ae>%n%s").split("\n", 2)
+    log(f"Checked out {sha[:12]}: {message.strip()[:200]}")
+    return Commit(sha=sha, message=message.strip()[:1000], author=author[:200])
+
+
+class _GitRunner:
+    """Runs git in the checkout, honouring the build's deadline and cancel."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], deadline: float,
+                 should_stop: Callable[[], bool]) -> None:
+        self.cwd, self.env, self.deadline, self.should_stop = cwd, env, deadline, should_stop
+
+    def __call__(self, *args: str, failure: Callable[[str], str] | None = None) -> str:
+        process = subprocess.Popen(
+            ["git", *args], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        outputs: list[str] = ["", ""]
+        reader = threading.Thread(target=_collect, args=(process, outputs), daemon=True)
+        reader.start()
+        while reader.is_alive():
+            reader.join(0.1)
+            if self.should_stop() or time.monotonic() > self.deadline:
+                process.kill()
+                reader.join()
+                raise _Interrupted()
+        if process.returncode != 0:
+            detail = outputs[1].strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
+            raise CheckoutError(failure(outputs[1]) if failure else f"git {args[0]}: {detail[0]}")
+        return outputs[0].strip()
+
+
+class _Interrupted(CheckoutError):
+    """The build was canceled or ran out of time while git was working."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+
+def is_interruption(error: CheckoutError) -> bool:
+    return isinstance(error, _Interrupted)
+
+
+def _collect(process: subprocess.Popen, outputs: list[str]) -> None:
+    outputs[0], outputs[1] = process.communicate()
+
+
+def _git_environment(home: Path, token: str | None) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": str(home / "askpass"),
+        "LC_ALL": "C",
+    }
+    askpass = home / "askpass"
+    askpass.write_text(_ASKPASS)
+    askpass.chmod(0o700)
+    if token:
+        env["SLIPWAY_GIT_PASSWORD"] = token
+    return env
+
+
+def _fetch_failure(branch: str, commit: str | None, token: str | None) -> Callable[[str], str]:
+    def explain(stderr: str) -> str:
+        text = stderr.lower()
+        if "authentication failed" in text or "could not read username" in text:
+            who = "the owner's GitHub token" if token else "anonymous access"
+            return f"the repository refused access ({who}); check that it can read the repository"
+        if "couldn't find remote ref" in text or "not our ref" in text:
+            wanted = f"commit {commit}" if commit else f"branch {branch}"
+            return f"{wanted} not found in the repository"
+        if "repository not found" in text or "not found" in text:
+            return "the repository was not found (or the token cannot see it)"
+        if "could not resolve host" in text or "connection refused" in text or "timed out" in text:
+            return "the Git server is not reachable: " + _last_line(stderr)
+        return "git fetch failed: " + _last_line(stderr)
+
+    return explain
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no detail"
+
+
+def _display(url: str) -> str:
+    return url if "@" not in url else re.sub(r"//[^@/]*@", "//", url)
