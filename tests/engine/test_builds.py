@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from tests.support.accounts import sign_in_github_user, sign_in_local_admin
 from tests.support.app import close_app, open_app
 from tests.support.http import ApiClient
 from tests.support.leaks import forbid
+from tests.support.repos import make_repo
 
 NODE_BUILD = {
     "package.json": json.dumps({"name": "site", "version": "1.0.0",
@@ -29,21 +29,6 @@ NODE_BUILD = {
                 "console.log('wrote dist/index.html');\n"
                 "console.error('a warning on stderr');\n",
 }
-
-
-def make_repo(path: Path, files: dict[str, str], message: str = "first") -> Path:
-    """A real Git repository with one commit of `files` on main."""
-    path.mkdir(parents=True)
-    for name, content in files.items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_text(content)
-    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(path),
-           "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
-           "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com",
-           "PATH": "/usr/bin:/bin"}
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", message]):
-        subprocess.run(["git", *args], cwd=path, env=env, check=True)
-    return path
 
 
 class Builds:

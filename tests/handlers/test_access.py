@@ -8,7 +8,8 @@ import pytest
 
 from tests.support.accounts import sign_in_github_user, sign_in_local_admin
 
-# (method, path template, JSON body); {p} is the owner's project, {h} its deploy hook.
+# (method, path template, JSON body); {p} is the owner's project, {h} its deploy hook,
+# {b} its build.
 OWNED_ENDPOINTS = [
     ("GET", "/api/projects/{p}", None),
     ("PATCH", "/api/projects/{p}", {"name": "stolen"}),
@@ -19,6 +20,12 @@ OWNED_ENDPOINTS = [
     ("POST", "/api/projects/{p}/deploy-hook", None),
     ("GET", "/api/projects/{p}/deploy-hooks", None),
     ("DELETE", "/api/projects/{p}/deploy-hooks/{h}", None),
+    ("POST", "/api/projects/{p}/builds", None),
+    ("GET", "/api/projects/{p}/builds", None),
+    ("DELETE", "/api/projects/{p}/build-cache", None),
+    ("GET", "/api/builds/{b}", None),
+    ("GET", "/api/builds/{b}/logs", None),
+    ("POST", "/api/builds/{b}/cancel", None),
 ]
 SIGNED_IN_ENDPOINTS = OWNED_ENDPOINTS + [
     ("GET", "/api/projects", None),
@@ -42,7 +49,8 @@ def owned(app_server, api, io_loop, github):
         await api.post(f"/api/projects/{project['id']}/deploy-hook", headers=owner.headers)
         hooks = (await api.get(f"/api/projects/{project['id']}/deploy-hooks",
                                headers=owner.headers)).json()
-        return owner, other, {"p": project["id"], "h": hooks[0]["id"]}
+        return owner, other, {"p": project["id"], "h": hooks[0]["id"],
+                              "b": project["latest_build"]["id"]}
 
     return io_loop.run_sync(setup)
 
@@ -53,6 +61,7 @@ def _snapshot(db_url):
             "SELECT id, name, owner_id, updated_at FROM projects ORDER BY id",
             "SELECT project_id, name, ciphertext, updated_at FROM secrets ORDER BY id",
             "SELECT id, project_id FROM deploy_hooks ORDER BY id",
+            "SELECT id, status, finished_at FROM builds ORDER BY id",
             "SELECT id, token_version FROM users ORDER BY id")]
 
 

@@ -1,0 +1,21 @@
+"""Real Git repositories for tests, made with the git CLI in isolation from any user config."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def make_repo(path: Path, files: dict[str, str], message: str = "first") -> Path:
+    """A repository at `path` with one commit of `files` on main."""
+    path.mkdir(parents=True)
+    for name, content in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(content)
+    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(path),
+           "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
+           "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com",
+           "PATH": "/usr/bin:/bin"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", message]):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True)
+    return path
