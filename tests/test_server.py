@@ -227,10 +227,11 @@ def _wait_for(condition, server: ServerProcess, seconds: float = 30) -> None:
         time.sleep(0.1)
 
 
-def _post_json(port: int, path: str, body: dict) -> tuple[int, dict]:
+def _post_json(port: int, path: str, body: dict,
+               headers: dict | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"})
+        headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
             return answer.status, json.loads(answer.read())
@@ -265,3 +266,48 @@ def test_start_prints_a_sign_in_link_and_login_link_makes_another_beside_it(tmp_
         assert status == 401
     finally:
         assert server.stop() == 0
+
+
+def test_killing_the_server_mid_build_leaves_no_stuck_build_or_container(
+    tmp_path, data_args, node_image, docker_client
+):
+    from tests.support.repos import make_repo
+
+    repo = make_repo(tmp_path / "repo", {
+        "package.json": json.dumps({"name": "slow", "version": "1.0.0",
+                                    "scripts": {"build": "node slow.js"}}),
+        "slow.js": "console.log('started'); setTimeout(() => {}, 600000);"})
+    env = {"SLIPWAY_NODE_IMAGE": node_image, "SLIPWAY_BUILD_NETWORK": "none"}
+    first = ServerProcess(tmp_path, *data_args, env=env)
+    first.health()
+    _wait_for(lambda: "/login#code=" in first.output(), first)
+    code = re.search(r"/login#code=(\S+)", first.output())[1]
+    _, session = _post_json(first.port, "/api/auth/session", {"code": code})
+    headers = {"Authorization": f"Bearer {session['token']}"}
+    _, project = _post_json(first.port, "/api/projects",
+                            {"name": "slow", "repo_url": str(repo)}, headers)
+    build_id = project["latest_build"]["id"]
+    label = {"label": f"slipway.build={build_id}"}
+    _wait_for(lambda: docker_client.containers.list(filters=label), first, seconds=60)
+
+    first.stop(signal.SIGKILL)
+    assert docker_client.containers.list(filters=label), "the container should outlive a kill"
+
+    second = ServerProcess(tmp_path, *data_args, env=env)
+    try:
+        second.health()
+        status, build = _get_json(second.port, f"/api/builds/{build_id}", headers)
+        assert status == 200
+        assert (build["status"], build["error"]) == ("failed", "interrupted by restart")
+        assert not docker_client.containers.list(all=True, filters=label)
+    finally:
+        assert second.stop() == 0
+
+
+def _get_json(port: int, path: str, headers: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
