@@ -29,12 +29,12 @@ import tornado.web
 from tornado.routing import Rule
 
 from engine import __version__
-from engine.build_outputs import keep_outputs
 from engine.build_queue import BuildQueue
 from engine.build_runner import BuildRunner
 from engine.config import Config, ConfigError, add_config_arguments, load_config
 from engine.crypto import Keys
 from engine.deploy_hooks import DeployHooks
+from engine.deployer import Deployer
 from engine.github import GitHubClient
 from engine.login_codes import LOCAL_CODE_TTL_SECONDS, local_sign_in_link
 from engine.projects import Projects
@@ -63,6 +63,7 @@ from handlers.deploy_hooks import (
     DeployHooksHandler,
     DeployHookTriggerHandler,
 )
+from handlers.deployments import ProjectDeploymentsHandler, RollbackHandler
 from handlers.github import GitHubReposHandler
 from handlers.health import HealthHandler
 from handlers.projects import ProjectHandler, ProjectsHandler
@@ -96,8 +97,12 @@ class Slipway(tornado.web.Application):
             config.public_url, lambda token: authenticate(db.pool, self.keys.jwt, token))
         loop = tornado.ioloop.IOLoop.current().asyncio_loop
         self.events = SocketEmitter(self.sio, loop)
+        # The deployer queues rebuilds (a rollback to a pruned release) and the queue's runner
+        # deploys: the queue is looked up when needed, so construction order does not matter.
+        self.deployer = Deployer(db.pool, self.events, config,
+                                 enqueue=lambda *a, **k: self.builds.enqueue(*a, **k))
         runner = BuildRunner(pool=db.pool, loop=loop, box=self.keys.box, emitter=self.events,
-                             config=config, deploy=keep_outputs(config.data_dir))
+                             config=config, deploy=self.deployer.deploy)
         self.builds = BuildQueue(db.pool, runner, self.events,
                                  concurrency=config.build_concurrency,
                                  timeout=config.build_timeout)
@@ -129,6 +134,8 @@ class Slipway(tornado.web.Application):
             (r"/api/builds/([0-9]+)", BuildHandler),
             (r"/api/builds/([0-9]+)/logs", BuildLogsHandler),
             (r"/api/builds/([0-9]+)/cancel", BuildCancelHandler),
+            (project + r"/deployments", ProjectDeploymentsHandler),
+            (r"/api/deployments/([0-9]+)/rollback", RollbackHandler),
             (r"/api/hooks/([^/]+)", DeployHookTriggerHandler),
             (r"/api/.*", API404Handler),
             (r"/(.*)", DashboardHandler, {"dist_dir": ROOT / "frontend" / "dist"}),

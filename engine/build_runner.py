@@ -72,7 +72,7 @@ class Outcome:
     error: str | None = None
 
 
-Deployer = Callable[[dict[str, Any], Path], Awaitable[None]]
+Deploy = Callable[[dict[str, Any], Path], Awaitable[dict[str, Any]]]
 
 
 class _Failed(Exception):
@@ -83,7 +83,7 @@ class _Failed(Exception):
 
 class BuildRunner:
     def __init__(self, *, pool: Any, loop: asyncio.AbstractEventLoop, box: SecretBox,
-                 emitter: EventEmitter, config: Config, deploy: Deployer) -> None:
+                 emitter: EventEmitter, config: Config, deploy: Deploy) -> None:
         self.pool, self.loop, self.box = pool, loop, box
         self.emitter, self.config, self.deploy = emitter, config, deploy
         # Labels this instance's containers, so a restart removes only its own orphans.
@@ -139,7 +139,12 @@ class BuildRunner:
                 raise _Failed(f"the build produced no {plan.output_dir}/ directory; set the "
                               "output directory in the project's settings")
             say(f"Output: {plan.output_dir}/ ({_count_files(output_dir)} files)")
-            self._on_loop(self.deploy(job, output_dir))
+            try:
+                deployment = self._on_loop(self.deploy(job, output_dir))
+            except OSError as exc:
+                raise _Failed(f"publishing the site failed: {exc.strerror or exc}; the "
+                              "previous release is still live") from None
+            say(f"Live at {deployment['url']}")
             return Outcome("passed", 0, None)
         except (Stopped, CheckoutError) as exc:
             if isinstance(exc, Stopped) or is_interruption(exc):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def site_dir(deployments_dir: Path, name: str) -> Path:
@@ -32,3 +33,11 @@ def rename_site(deployments_dir: Path, old: str, new: str) -> None:
 def remove_site(deployments_dir: Path, name: str) -> None:
     """Delete every release of a project. Blocking: call from an executor."""
     shutil.rmtree(site_dir(deployments_dir, name), ignore_errors=True)
+
+
+def site_url(public_url: str, domain: str, label: str) -> str:
+    """The address of a site label (`demo`, `42--demo`) with the public URL's scheme and port:
+    http://localhost:8080 serves demo at http://demo.localhost:8080."""
+    public = urlsplit(public_url)
+    port = f":{public.port}" if public.port else ""
+    return f"{public.scheme}://{label}.{domain}{port}"

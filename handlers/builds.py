@@ -16,7 +16,7 @@ MAX_PAGE = 100
 MAX_LOG_PAGE = 5000
 
 
-def _int_argument(handler: APIHandler, name: str, default: int | None, low: int,
+def int_argument(handler: APIHandler, name: str, default: int | None, low: int,
                   high: int) -> int | None:
     raw = handler.get_query_argument(name, None)
     if raw is None or raw == "":
@@ -41,8 +41,8 @@ class ProjectBuildsHandler(APIHandler):
 
     @authenticated
     async def get(self, project_id: str) -> None:
-        before = _int_argument(self, "before", None, 1, 2**63 - 1)
-        limit = _int_argument(self, "limit", 20, 1, MAX_PAGE)
+        before = int_argument(self, "before", None, 1, 2**63 - 1)
+        limit = int_argument(self, "limit", 20, 1, MAX_PAGE)
         async with self.application.db.pool.connection() as conn:
             await require_owned_project(conn, self.current_user["id"], path_id(project_id))
             builds = await list_builds(conn, path_id(project_id), before, limit)
@@ -69,8 +69,8 @@ class BuildLogsHandler(BuildHandler):
     @authenticated
     async def get(self, build_id: str) -> None:
         build = await self._build(build_id)
-        after = _int_argument(self, "after", 0, 0, 2**31 - 1)
-        limit = _int_argument(self, "limit", 1000, 1, MAX_LOG_PAGE)
+        after = int_argument(self, "after", 0, 0, 2**31 - 1)
+        limit = int_argument(self, "limit", 1000, 1, MAX_LOG_PAGE)
         async with self.application.db.pool.connection() as conn:
             lines = await read_lines(conn, build["id"], after, limit)
         finished = build["status"] in ("passed", "failed", "canceled")

@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import replace
-from pathlib import Path
 
 import psycopg
 import pytest
 import socketio
 
-from engine.build_outputs import output_path
+from engine.releases import release_dir
 from tests.support.accounts import sign_in_github_user, sign_in_local_admin
 from tests.support.app import close_app, open_app
+from tests.support.builds import Builds
 from tests.support.http import ApiClient
 from tests.support.leaks import forbid
 from tests.support.repos import make_repo
@@ -31,68 +30,6 @@ NODE_BUILD = {
 }
 
 
-class Builds:
-    """A signed-in local administrator driving builds through the API."""
-
-    def __init__(self, running, api: ApiClient, owner) -> None:
-        self.running, self.api, self.owner = running, api, owner
-
-    async def project(self, repo: Path | str, **settings) -> dict:
-        body = {"name": settings.pop("name", "site"), "repo_url": str(repo), **settings}
-        response = await self.api.post("/api/projects", json_body=body,
-                                       headers=self.owner.headers)
-        assert response.status == 201, response.body
-        return response.json()
-
-    async def finished(self, build_id: int, seconds: float = 60) -> dict:
-        deadline = time.monotonic() + seconds
-        while True:
-            build = (await self.api.get(f"/api/builds/{build_id}",
-                                        headers=self.owner.headers)).json()
-            if build["status"] in ("passed", "failed", "canceled"):
-                return build
-            assert time.monotonic() < deadline, f"build {build_id} still {build['status']}"
-            await asyncio.sleep(0.1)
-
-    async def logs(self, build_id: int, after: int = 0) -> list[dict]:
-        lines: list[dict] = []
-        while True:
-            page = (await self.api.get(f"/api/builds/{build_id}/logs?after={after}&limit=5000",
-                                       headers=self.owner.headers)).json()
-            lines += page["lines"]
-            if not page["lines"]:
-                return lines
-            after = page["next_after"]
-
-    async def text(self, build_id: int) -> str:
-        return "\n".join(line["log"] for line in await self.logs(build_id))
-
-
-@pytest.fixture
-def build_config(config, node_image):
-    return replace(config, node_image=node_image, build_network="none", build_timeout=60,
-                   build_memory=512 * 1024**2)
-
-
-@pytest.fixture
-def builds(build_config, io_loop, github):
-    async def start(config):
-        running = await open_app(config, run_builds=True)
-        api = ApiClient(running.url)
-        return Builds(running, api, await sign_in_local_admin(running, api))
-
-    opened: list[Builds] = []
-
-    async def open_builds(**changes) -> Builds:
-        opened.append(await start(replace(build_config, **changes)))
-        return opened[-1]
-
-    yield open_builds
-    for session in opened:
-        session.api.close()
-        io_loop.run_sync(lambda s=session: close_app(s.running), timeout=60)
-
-
 @pytest.mark.gen_test(timeout=120)
 async def test_a_static_html_repository_passes_without_a_build_step(builds, tmp_path):
     session = await builds()
@@ -105,9 +42,10 @@ async def test_a_static_html_repository_passes_without_a_build_step(builds, tmp_
     assert build["exit_code"] == 0
     assert len(build["commit_sha"]) == 40 and build["commit_message"] == "first"
     assert build["commit_author"] == "Ada <ada@example.com>"
-    output = output_path(session.running.app.config.data_dir, build["id"])
+    output = release_dir(session.running.app.config.deployments_dir, "site", build["id"])
     assert (output / "index.html").read_text() == "<h1>hello</h1>"
     assert not (session.running.app.config.data_dir / "builds" / str(build["id"])).exists()
+    assert not (output / ".git").exists() and not (output / ".env").exists()
 
 
 @pytest.mark.gen_test(timeout=120)
@@ -139,7 +77,7 @@ async def test_a_node_app_builds_and_streams_its_logs_live(builds, tmp_path):
     assert sorted(stored) == list(range(1, len(stored) + 1))
     assert ("run_logs", "wrote dist/index.html") in streamed.values()
     assert ("run_error", "a warning on stderr") in streamed.values()
-    output = output_path(session.running.app.config.data_dir, build["id"])
+    output = release_dir(session.running.app.config.deployments_dir, "site", build["id"])
     assert (output / "index.html").read_text() == "<h1>built</h1>"
 
 
@@ -154,7 +92,7 @@ async def test_a_repository_with_its_own_dockerfile_is_built_with_it(builds, tmp
     project = await session.project(repo, output_dir="public")
     build = await session.finished(project["latest_build"]["id"])
     assert build["status"] == "passed", await session.text(build["id"])
-    output = output_path(session.running.app.config.data_dir, build["id"])
+    output = release_dir(session.running.app.config.deployments_dir, "site", build["id"])
     assert (output / "index.html").read_text() == "from-dockerfile\n"
 
 
