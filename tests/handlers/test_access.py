@@ -9,7 +9,7 @@ import pytest
 from tests.support.accounts import sign_in_github_user, sign_in_local_admin
 
 # (method, path template, JSON body); {p} is the owner's project, {h} its deploy hook,
-# {b} its build.
+# {b} its build, {d} its deployment.
 OWNED_ENDPOINTS = [
     ("GET", "/api/projects/{p}", None),
     ("PATCH", "/api/projects/{p}", {"name": "stolen"}),
@@ -26,6 +26,8 @@ OWNED_ENDPOINTS = [
     ("GET", "/api/builds/{b}", None),
     ("GET", "/api/builds/{b}/logs", None),
     ("POST", "/api/builds/{b}/cancel", None),
+    ("GET", "/api/projects/{p}/deployments", None),
+    ("POST", "/api/deployments/{d}/rollback", None),
 ]
 SIGNED_IN_ENDPOINTS = OWNED_ENDPOINTS + [
     ("GET", "/api/projects", None),
@@ -49,8 +51,14 @@ def owned(app_server, api, io_loop, github):
         await api.post(f"/api/projects/{project['id']}/deploy-hook", headers=owner.headers)
         hooks = (await api.get(f"/api/projects/{project['id']}/deploy-hooks",
                                headers=owner.headers)).json()
+        async with app_server.app.db.pool.connection() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO deployments (project_id, build_id, status, url) "
+                "VALUES (%s, %s, 'superseded', 'http://x') RETURNING id",
+                (project["id"], project["latest_build"]["id"]))
+            deployment_id = (await cursor.fetchone())[0]
         return owner, other, {"p": project["id"], "h": hooks[0]["id"],
-                              "b": project["latest_build"]["id"]}
+                              "b": project["latest_build"]["id"], "d": deployment_id}
 
     return io_loop.run_sync(setup)
 
@@ -62,6 +70,7 @@ def _snapshot(db_url):
             "SELECT project_id, name, ciphertext, updated_at FROM secrets ORDER BY id",
             "SELECT id, project_id FROM deploy_hooks ORDER BY id",
             "SELECT id, status, finished_at FROM builds ORDER BY id",
+            "SELECT id, status FROM deployments ORDER BY id",
             "SELECT id, token_version FROM users ORDER BY id")]
 
 
