@@ -2,6 +2,7 @@
 
     python server.py [--reload] [--port 8080] [...]     serve (every flag also reads its variable)
     python server.py login-link [...]                   print a fresh local sign-in link
+    python server.py nginx-config [...]                 print an nginx config for the sites
 
 The Application below owns the shared resources and lists every route in the order requests are
 matched: deployed sites by Host first, then Socket.io, then the JSON API, then the dashboard.
@@ -37,6 +38,7 @@ from engine.deploy_hooks import DeployHooks
 from engine.deployer import Deployer
 from engine.github import GitHubClient
 from engine.login_codes import LOCAL_CODE_TTL_SECONDS, local_sign_in_link
+from engine.nginx_config import nginx_config
 from engine.projects import Projects
 from engine.secrets import Secrets
 from engine.sessions import authenticate
@@ -235,8 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="server.py",
         description="Slipway: push a Git repository, get a site. Serves API, dashboard and sites.",
     )
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "login-link"],
-                        help="serve (default), or print a fresh local sign-in link")
+    parser.add_argument("command", nargs="?", default="serve",
+                        choices=["serve", "login-link", "nginx-config"],
+                        help="serve (default), print a fresh local sign-in link, or print an "
+                             "nginx configuration serving the sites")
     parser.add_argument("--reload", action="store_true",
                         help="restart when a Python or SQL source file changes (development)")
     add_config_arguments(parser)
@@ -276,6 +280,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"slipway: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "nginx-config":
+        try:
+            print(nginx_config(config), end="")
+        except ConfigError as exc:
+            print(f"slipway: configuration error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if args.reload and args.command == "serve":
         return run_with_reload(argv)
     try:

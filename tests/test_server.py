@@ -311,3 +311,13 @@ def _get_json(port: int, path: str, headers: dict) -> tuple[int, dict]:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def test_nginx_config_prints_only_the_configuration(tmp_path, data_args):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "nginx-config", *data_args,
+         "--domain", "sites.example.com"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# nginx configuration for Slipway")
+    assert r"sites\.example\.com" in result.stdout
