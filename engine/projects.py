@@ -33,13 +33,14 @@ from engine.project_rules import (
     check_secret,
     check_subpath,
 )
-from engine.sites import remove_site, rename_site
+from engine.sites import remove_site, rename_site, site_url
 from sql.projects import (
     delete_project,
     get_project,
     insert_project,
     list_projects,
     owns_project,
+    set_production_url,
     set_webhook,
     update_project,
 )
@@ -111,6 +112,10 @@ class Projects:
         if changes.get("name", current["name"]) != current["name"]:
             await asyncio.get_running_loop().run_in_executor(
                 None, rename_site, self.config.deployments_dir, current["name"], changes["name"])
+            if current["production_url"]:
+                url = site_url(self.config.public_url, self.config.domain, changes["name"])
+                async with self.pool.connection() as conn:
+                    await set_production_url(conn, project_id, url)
         if repo_changed and changes.get("github_repo"):
             await self._register_webhook(owner, project_id, changes["github_repo"])
         return await self.get(owner["id"], project_id)

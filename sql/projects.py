@@ -107,6 +107,11 @@ async def set_webhook(conn: AsyncConnection, project_id: int, *, hook_id: int | 
     )
 
 
+async def set_production_url(conn: AsyncConnection, project_id: int, url: str) -> None:
+    await conn.execute("UPDATE projects SET production_url = %s, updated_at = now() "
+                       "WHERE id = %s", (url, project_id))
+
+
 async def delete_project(conn: AsyncConnection, owner_id: int, project_id: int) -> bool:
     """Delete a project and, by cascade, everything it owns."""
     cursor = await conn.execute("DELETE FROM projects WHERE id = %s AND owner_id = %s",

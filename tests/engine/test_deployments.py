@@ -176,3 +176,19 @@ async def test_history_secrets_and_special_files_are_never_published(builds, tmp
     published = {str(p.relative_to(release)) for p in release.rglob("*")}
     assert "index.html" in published
     assert not {".git", ".env", "sub/.env.local", "node_modules"} & published
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_renaming_a_live_project_moves_its_site_and_production_url(builds, tmp_path):
+    session = await builds()
+    sites = session.running.app.config.deployments_dir
+    repo = make_repo(tmp_path / "repo", {"index.html": "hi"})
+    project = await session.project(repo, name="before")
+    await session.finished(project["latest_build"]["id"])
+    renamed = await session.api.request("PATCH", f"/api/projects/{project['id']}",
+                                        headers=session.owner.headers,
+                                        json_body={"name": "after"})
+    assert renamed.json()["production_url"] == (
+        f"http://after.localhost:{session.running.port}")
+    assert (sites / "after" / "current" / "index.html").read_text() == "hi"
+    assert not (sites / "before").exists()
