@@ -71,7 +71,7 @@ from handlers.health import HealthHandler
 from handlers.projects import ProjectHandler, ProjectsHandler
 from handlers.realtime import SocketEmitter, create_socket_server
 from handlers.secrets import SecretHandler, SecretsHandler
-from handlers.sites import SiteHandler, SiteHostMatcher
+from handlers.sites import SiteHostMatcher, SiteServer
 from sql.database import Database, DatabaseUnavailable
 
 ROOT = Path(__file__).resolve().parent
@@ -115,7 +115,7 @@ class Slipway(tornado.web.Application):
                                         enqueue=self.builds.enqueue)
         project = r"/api/projects/([0-9]+)"
         routes = [
-            Rule(SiteHostMatcher(config.domain), SiteHandler),
+            Rule(SiteHostMatcher(config.domain), SiteServer(config.deployments_dir)),
             (r"/socket\.io/", socketio.get_tornado_handler(self.sio)),
             (r"/api/health", HealthHandler),
             (r"/api/auth/github", GitHubLoginHandler),

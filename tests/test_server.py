@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -95,6 +96,18 @@ def _alive(pid: int, grace_seconds: float = 10) -> bool:
 
 def _embedded_url(pgdata: Path) -> str:
     return f"postgresql://postgres:@/postgres?host={pgdata}"
+
+
+@pytest.fixture
+def tmp_path():
+    """Outside pytest's own temporary root. The embedded PostgreSQL runs as another OS user
+    and needs every parent directory traversable, but pytest sets its root back to 0700 when
+    any other pytest session starts on the machine, pulling the floor from under a running
+    server."""
+    path = Path(tempfile.mkdtemp(prefix="slipway-server-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

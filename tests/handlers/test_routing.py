@@ -18,7 +18,7 @@ async def _get(api, path, host):
 async def test_hosts_under_the_domain_go_to_sites(api, host):
     response = await _get(api, "/index.html", host)
     assert response.status == 404
-    assert response.headers["Content-Type"].startswith("text/plain")
+    assert response.headers["Content-Type"].startswith("text/html")
     assert b"No site is published" in response.body
 
 
