@@ -52,7 +52,10 @@ def live_build_id(deployments_dir: Path, project: str) -> int | None:
 
 
 def publish_release(deployments_dir: Path, project: str, build_id: int, output: Path) -> Path:
-    """Copy `output` into a new release directory, hard-linking unchanged files."""
+    """Copy `output` into a new release directory, hard-linking unchanged files.
+
+    The release may share inodes with `output`: the caller must never write into `output`'s
+    files afterwards (the build runner deletes it)."""
     releases = site_dir(deployments_dir, project) / RELEASES
     releases.mkdir(parents=True, exist_ok=True)
     previous_id = live_build_id(deployments_dir, project)

@@ -26,6 +26,12 @@ def _make_output(root) -> None:
     (root / "index.html").write_text("<h1>v1</h1>")
 
 
+def _replace(path, text: str) -> None:
+    """A new file, not a write into the old one: published releases may share its inode."""
+    path.unlink()
+    path.write_text(text)
+
+
 def _timed(work, *args):
     started = time.perf_counter()
     result = work(*args)
@@ -40,7 +46,7 @@ def test_go_live_of_a_large_site(tmp_path):
 
     _, first_publish = _timed(publish_release, sites, "big", 1, output)
     _, first_swap = _timed(go_live, sites, "big", 1)
-    (output / "index.html").write_text("<h1>v2</h1>")
+    _replace(output / "index.html", "<h1>v2</h1>")
     _, second_publish = _timed(publish_release, sites, "big", 2, output)
     _, second_swap = _timed(go_live, sites, "big", 2)
     compressed, compress_ms = _timed(precompress, sites / "big" / "releases" / "2")
@@ -53,3 +59,59 @@ def test_go_live_of_a_large_site(tmp_path):
           f"= go-live {second_publish + second_swap:.0f} ms")
     print(f"background precompression after going live: {compressed} files in "
           f"{compress_ms / 1000:.1f} s")
+
+
+def test_rollback_of_a_large_site(config, io_loop, tmp_path):
+    """From the rollback request to the old release being served, through the real API and
+    site server (releases and records prepared directly: building 10k files is not the
+    point here)."""
+    from engine.releases import go_live, publish_release
+    from tests.support.accounts import sign_in_local_admin
+    from tests.support.app import close_app, open_app
+    from tests.support.http import ApiClient
+
+    output = tmp_path / "output"
+    _make_output(output)
+
+    async def run() -> list[float]:
+        running = await open_app(config)
+        api = ApiClient(running.url)
+        timings = []
+        try:
+            owner = await sign_in_local_admin(running, api)
+            project = (await api.post("/api/projects", headers=owner.headers, json_body={
+                "name": "big", "repo_url": "https://git.example.com/big.git"})).json()
+            sites = running.app.config.deployments_dir
+            deployment_ids = []
+            async with running.app.db.pool.connection() as conn:
+                for version in (1, 2):
+                    _replace(output / "index.html", f"<h1>v{version}</h1>")
+                    cursor = await conn.execute(
+                        "INSERT INTO builds (project_id, trigger, branch, status) "
+                        "VALUES (%s, 'manual', 'main', 'passed') RETURNING id", (project["id"],))
+                    build_id = (await cursor.fetchone())[0]
+                    publish_release(sites, "big", build_id, output)
+                    await conn.execute("UPDATE deployments SET status = 'superseded' "
+                                       "WHERE project_id = %s", (project["id"],))
+                    cursor = await conn.execute(
+                        "INSERT INTO deployments (project_id, build_id, status, url) "
+                        "VALUES (%s, %s, 'live', 'u') RETURNING id", (project["id"], build_id))
+                    deployment_ids.append((await cursor.fetchone())[0])
+                    go_live(sites, "big", build_id)
+            host = {"Host": f"big.localhost:{running.port}"}
+            for target, expected in [(0, b"<h1>v1</h1>"), (1, b"<h1>v2</h1>")] * 5:
+                started = time.perf_counter()
+                await api.post(f"/api/deployments/{deployment_ids[target]}/rollback",
+                               headers=owner.headers)
+                while (await api.get("/", headers=host)).body != expected:
+                    assert time.perf_counter() - started < 10, "the rollback never showed"
+                timings.append((time.perf_counter() - started) * 1000)
+        finally:
+            api.close()
+            await close_app(running)
+        return timings
+
+    timings = io_loop.run_sync(run, timeout=300)
+    print(f"\nrollback of a {FILES}-file site, request to the other release being served: "
+          f"median {sorted(timings)[len(timings) // 2]:.1f} ms, max {max(timings):.1f} ms "
+          f"({len(timings)} rollbacks)")

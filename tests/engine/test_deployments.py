@@ -192,3 +192,46 @@ async def test_renaming_a_live_project_moves_its_site_and_production_url(builds,
         f"http://after.localhost:{session.running.port}")
     assert (sites / "after" / "current" / "index.html").read_text() == "hi"
     assert not (sites / "before").exists()
+
+
+@pytest.mark.gen_test(timeout=240)
+async def test_visitors_see_the_old_site_or_the_new_one_during_deploys_and_rollback(builds,
+                                                                                   tmp_path):
+    session = await builds()
+    repo = make_repo(tmp_path / "repo", {"index.html": "<p>v1</p><script src=app.js></script>",
+                                         "app.js": "v1"})
+    project = await session.project(repo)
+    first = await session.finished(project["latest_build"]["id"])
+    site = {"Host": f"site.localhost:{session.running.port}"}
+    seen: list[tuple[int, str, str]] = []
+    stop = asyncio.Event()
+
+    async def visitor() -> None:
+        while not stop.is_set():
+            page = await session.api.get("/", headers=site)
+            script = await session.api.get("/app.js", headers=site)
+            seen.append((page.status, page.body.decode()[:9], script.body.decode()))
+
+    visitors = [asyncio.get_running_loop().create_task(visitor()) for _ in range(4)]
+    try:
+        for version in (2, 3):
+            commit(repo, {"index.html": f"<p>v{version}</p><script src=app.js></script>",
+                          "app.js": f"v{version}"}, f"v{version}")
+            await deploy(session, project)
+        oldest = (await deployments(session, project))[-1]
+        assert oldest["build_id"] == first["id"]
+        await session.api.post(f"/api/deployments/{oldest['id']}/rollback",
+                               headers=session.owner.headers)
+        await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await asyncio.gather(*visitors)
+
+    assert {status for status, _, _ in seen} == {200}
+    versions = {page for _, page, _ in seen}
+    assert versions == {"<p>v1</p>", "<p>v2</p>", "<p>v3</p>"}
+    final = await session.api.get("/", headers=site)
+    assert final.body.startswith(b"<p>v1</p>")
+    immutable = await session.api.get("/app.js", headers={
+        "Host": f"{first['id']}--site.localhost:{session.running.port}"})
+    assert immutable.body == b"v1"
