@@ -390,6 +390,8 @@ class SiteFiles:
                 return self._follow(release, forced, headers)
             hashed = bool(segments) and is_content_hashed(segments[-1])
             return Route(200, name, hashed_name=hashed, headers=headers)
+        if segments and self._refused(release, segments):
+            return self._not_found(release, headers)  # a link out of the release: never a page
         if first is not None:
             return self._follow(release, first, headers)
         if not has_extension(segments) and (not segments or segments[0] != _WELL_KNOWN):
@@ -436,6 +438,12 @@ class SiteFiles:
         if not stat.S_ISREG(mode):
             return None
         return real[len(release.real) + 1:] if real != release.real else None
+
+    def _refused(self, release: Release, segments: list[str]) -> bool:
+        """Whether the path exists but leads out of the release (a symlink to /etc, say):
+        that answers 404, not the app's index as a missing route would."""
+        candidate = os.path.join(release.real, *segments)
+        return os.path.lexists(candidate) and self._inside(release, candidate) is None
 
     def _inside(self, release: Release, path: str) -> str | None:
         real = os.path.realpath(path)

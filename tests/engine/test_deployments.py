@@ -235,3 +235,24 @@ async def test_visitors_see_the_old_site_or_the_new_one_during_deploys_and_rollb
     immutable = await session.api.get("/app.js", headers={
         "Host": f"{first['id']}--site.localhost:{session.running.port}"})
     assert immutable.body == b"v1"
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_symlink_to_etc_passwd_and_a_env_file_in_a_build_are_never_served(builds,
+                                                                                   tmp_path):
+    session = await builds()
+    repo = make_repo(tmp_path / "repo", {"index.html": "home", ".env": "SECRET=committed",
+                                         "assets/app.js": "ok"})
+    (repo / "passwd").symlink_to("/etc/passwd")
+    (repo / "assets" / "etc").symlink_to("/etc")
+    commit(repo, {}, "links")
+    project = await session.project(repo)
+    build = await session.finished(project["latest_build"]["id"])
+    assert build["status"] == "passed", await session.text(build["id"])
+    site = {"Host": f"site.localhost:{session.running.port}"}
+    for path in ("/passwd", "/.env", "/assets/etc/passwd", "/assets/etc/hostname",
+                 "/%2e%2e/%2e%2e/etc/passwd"):
+        response = await session.api.get(path, headers=site)
+        assert response.status == 404, path
+        assert b"root:" not in response.body and b"SECRET" not in response.body
+    assert (await session.api.get("/assets/app.js", headers=site)).body == b"ok"
