@@ -32,6 +32,7 @@ from tornado.routing import Rule
 from engine import __version__
 from engine.build_queue import BuildQueue
 from engine.build_runner import BuildRunner
+from engine.commit_statuses import CommitStatuses
 from engine.config import Config, ConfigError, add_config_arguments, load_config
 from engine.crypto import Keys
 from engine.deploy_hooks import DeployHooks
@@ -42,6 +43,7 @@ from engine.nginx_config import nginx_config
 from engine.projects import Projects
 from engine.secrets import Secrets
 from engine.sessions import authenticate
+from engine.webhooks import GitHubDeliveries
 from handlers.access_log import log_request
 from handlers.auth import (
     GitHubCallbackHandler,
@@ -72,6 +74,7 @@ from handlers.projects import ProjectHandler, ProjectsHandler
 from handlers.realtime import SocketEmitter, create_socket_server
 from handlers.secrets import SecretHandler, SecretsHandler
 from handlers.sites import SiteHostMatcher, SiteServer
+from handlers.webhooks import DeliveriesHandler, GitHubWebhookHandler, RedeliverHandler
 from sql.database import Database, DatabaseUnavailable
 
 ROOT = Path(__file__).resolve().parent
@@ -104,13 +107,17 @@ class Slipway(tornado.web.Application):
         self.deployer = Deployer(db.pool, self.events, config,
                                  enqueue=lambda *a, **k: self.builds.enqueue(*a, **k))
         runner = BuildRunner(pool=db.pool, loop=loop, box=self.keys.box, emitter=self.events,
-                             config=config, deploy=self.deployer.deploy)
+                             config=config, deploy=self.deployer.deploy,
+                             statuses=CommitStatuses(db.pool, self.keys.box, self.github,
+                                                     config.public_url))
         self.builds = BuildQueue(db.pool, runner, self.events,
                                  concurrency=config.build_concurrency,
                                  timeout=config.build_timeout)
         self.projects = Projects(db.pool, self.keys.box, self.github, config,
                                  enqueue=self.builds.enqueue)
         self.secrets = Secrets(db.pool, self.keys.box)
+        self.deliveries = GitHubDeliveries(db.pool, self.keys.box, config,
+                                           enqueue=self.builds.enqueue)
         self.deploy_hooks = DeployHooks(db.pool, config.public_url,
                                         enqueue=self.builds.enqueue)
         project = r"/api/projects/([0-9]+)"
@@ -138,6 +145,9 @@ class Slipway(tornado.web.Application):
             (r"/api/builds/([0-9]+)/cancel", BuildCancelHandler),
             (project + r"/deployments", ProjectDeploymentsHandler),
             (r"/api/deployments/([0-9]+)/rollback", RollbackHandler),
+            (r"/api/webhooks/github", GitHubWebhookHandler),
+            (project + r"/deliveries", DeliveriesHandler),
+            (r"/api/deliveries/([0-9]+)/redeliver", RedeliverHandler),
             (r"/api/hooks/([^/]+)", DeployHookTriggerHandler),
             (r"/api/.*", API404Handler),
             (r"/(.*)", DashboardHandler, {"dist_dir": ROOT / "frontend" / "dist"}),

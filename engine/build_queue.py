@@ -77,12 +77,13 @@ class BuildQueue:
 
     async def enqueue(self, project_id: int, *, trigger: str, branch: str,
                       commit_sha: str | None = None, commit_message: str | None = None,
-                      commit_author: str | None = None) -> dict[str, Any]:
+                      commit_author: str | None = None,
+                      preview: str | None = None) -> dict[str, Any]:
         """Queue a build; the branch's older queued builds are canceled in the same step."""
         async with self.pool.connection() as conn, conn.transaction():
             build = await queue_build(conn, project_id, trigger=trigger, branch=branch,
                                       commit_sha=commit_sha, commit_message=commit_message,
-                                      commit_author=commit_author)
+                                      commit_author=commit_author, preview=preview)
             superseded = await supersede_queued(conn, project_id, branch, build["id"])
         for old in superseded:
             await self._announce(old)

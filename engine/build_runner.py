@@ -27,6 +27,7 @@ import docker
 
 from engine.accounts import load_github_token
 from engine.build_log import BuildLog
+from engine.commit_statuses import STATE_FOR_OUTCOME, CommitStatuses
 from engine.config import Config
 from engine.crypto import SecretBox
 from engine.detect import BuildPlan, DetectionError, detect_build
@@ -70,6 +71,7 @@ class Outcome:
     status: str               # passed | failed | canceled
     exit_code: int | None = None
     error: str | None = None
+    url: str | None = None    # where a passed build is live
 
 
 Deploy = Callable[[dict[str, Any], Path], Awaitable[dict[str, Any]]]
@@ -83,7 +85,9 @@ class _Failed(Exception):
 
 class BuildRunner:
     def __init__(self, *, pool: Any, loop: asyncio.AbstractEventLoop, box: SecretBox,
-                 emitter: EventEmitter, config: Config, deploy: Deploy) -> None:
+                 emitter: EventEmitter, config: Config, deploy: Deploy,
+                 statuses: CommitStatuses | None = None) -> None:
+        self.statuses = statuses
         self.pool, self.loop, self.box = pool, loop, box
         self.emitter, self.config, self.deploy = emitter, config, deploy
         # Labels this instance's containers, so a restart removes only its own orphans.
@@ -106,6 +110,9 @@ class BuildRunner:
             shutil.rmtree(work, ignore_errors=True)
         build_log.line("system", _summary(outcome))
         self._on_loop(build_log.close())
+        if self.statuses is not None:
+            self._on_loop(self.statuses.report(
+                job, STATE_FOR_OUTCOME[outcome.status], _summary(outcome), outcome.url))
         return outcome
 
     def _build(self, job: dict[str, Any], build_log: BuildLog, control: BuildControl,
@@ -124,6 +131,9 @@ class BuildRunner:
                 token=job["token"], deadline=control.deadline,
                 should_stop=control.should_stop, log=say)
             self._on_loop(self._record_commit(job["id"], commit))
+            job["commit_sha"] = commit.sha
+            if self.statuses is not None:
+                self._on_loop(self.statuses.report(job, "pending", "Building"))
             app_dir = _inside(checkout, job["root_dir"] or ".", "root directory")
             plan = self._plan(job, app_dir, say)
             _write_env_file(app_dir, job["secrets"])
@@ -145,7 +155,7 @@ class BuildRunner:
                 raise _Failed(f"publishing the site failed: {exc.strerror or exc}; the "
                               "previous release is still live") from None
             say(f"Live at {deployment['url']}")
-            return Outcome("passed", 0, None)
+            return Outcome("passed", 0, None, deployment["url"])
         except (Stopped, CheckoutError) as exc:
             if isinstance(exc, Stopped) or is_interruption(exc):
                 return self._stopped(control)

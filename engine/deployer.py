@@ -20,7 +20,14 @@ from psycopg_pool import AsyncConnectionPool
 from engine.config import Config
 from engine.errors import NotFound
 from engine.events import EventEmitter
-from engine.releases import go_live, precompress, prune_releases, publish_release, release_dir
+from engine.releases import (
+    go_live,
+    go_live_preview,
+    precompress,
+    prune_releases,
+    publish_release,
+    release_dir,
+)
 from engine.sites import site_url
 from sql.deployments import get_deployment, make_live_again, record_live
 
@@ -41,6 +48,8 @@ class Deployer:
         sites = self.config.deployments_dir
         release = await loop.run_in_executor(None, publish_release, sites, name, build_id,
                                              output)
+        if job.get("preview"):
+            return await self._go_live_preview(job, release)
         production = site_url(self.config.public_url, self.config.domain, name)
         immutable = site_url(self.config.public_url, self.config.domain, f"{build_id}--{name}")
         async with self.pool.connection() as conn, conn.transaction():
@@ -52,6 +61,21 @@ class Deployer:
         self._later(prune_releases, sites, name, self.config.keep_releases, set())
         self._later(precompress, release)
         return deployment
+
+    async def _go_live_preview(self, job: dict[str, Any], release: Path) -> dict[str, Any]:
+        """A branch preview: its own host, no deployment record, production untouched."""
+        name, slug = job["project_name"], job["preview"]
+        await asyncio.get_running_loop().run_in_executor(
+            None, go_live_preview, self.config.deployments_dir, name, slug, job["id"])
+        url = site_url(self.config.public_url, self.config.domain, f"git-{slug}--{name}")
+        log.info("project %s: preview of %s is live at %s", name, job["branch"], url)
+        self.emitter.emit(job["owner_id"], "deploymentUpdate", {
+            "projectId": job["project_id"], "buildId": job["id"], "deploymentId": None,
+            "status": "preview", "url": url})
+        self._later(prune_releases, self.config.deployments_dir, name,
+                    self.config.keep_releases, set())
+        self._later(precompress, release)
+        return {"url": url, "preview": slug}
 
     async def rollback(self, owner_id: int, deployment_id: int) -> tuple[str, dict[str, Any]]:
         """("deployment", row) when the release went live again at once, or ("build", row)

@@ -110,6 +110,13 @@ class GitHubClient:
         })
         return int(hook["id"])
 
+    async def create_status(self, token: str, repo: str, sha: str, *, state: str,
+                            target_url: str, description: str) -> None:
+        """A commit status ("pending", "success", "failure", "error") shown on GitHub."""
+        await self._api("POST", f"/repos/{repo}/statuses/{sha}", token, body={
+            "state": state, "target_url": target_url, "description": description[:140],
+            "context": "slipway"})
+
     async def delete_hook(self, token: str, repo: str, hook_id: int) -> None:
         await self._api("DELETE", f"/repos/{repo}/hooks/{hook_id}", token)
 

@@ -29,6 +29,7 @@ from engine.sites import site_dir
 
 RELEASES = "releases"
 CURRENT = "current"
+PREVIEWS = "previews"
 COMPRESSIBLE = {".html", ".htm", ".css", ".js", ".mjs", ".cjs", ".json", ".map", ".svg",
                 ".txt", ".xml", ".webmanifest", ".ico", ".wasm", ".csv", ".md"}
 MIN_COMPRESS_BYTES = 1024
@@ -87,14 +88,50 @@ def go_live(deployments_dir: Path, project: str, build_id: int) -> None:
         raise
 
 
+def go_live_preview(deployments_dir: Path, project: str, slug: str, build_id: int) -> None:
+    """Point the branch preview `previews/<slug>` at a release, atomically."""
+    site = site_dir(deployments_dir, project)
+    (site / PREVIEWS).mkdir(parents=True, exist_ok=True)
+    link = site / PREVIEWS / f".{slug}-{secrets.token_hex(4)}"
+    os.symlink(f"../{RELEASES}/{build_id}", link)
+    try:
+        os.replace(link, site / PREVIEWS / slug)
+    except BaseException:
+        link.unlink(missing_ok=True)
+        raise
+
+
+def remove_preview(deployments_dir: Path, project: str, slug: str) -> bool:
+    """Take a branch preview down (its release goes with the next pruning)."""
+    link = site_dir(deployments_dir, project) / PREVIEWS / slug
+    if not link.is_symlink():
+        return False
+    link.unlink()
+    return True
+
+
+def _preview_build_ids(site: Path) -> set[int]:
+    previews = site / PREVIEWS
+    ids = set()
+    if previews.is_dir():
+        for link in previews.iterdir():
+            name = Path(os.readlink(link)).name if link.is_symlink() else ""
+            if name.isdigit():
+                ids.add(int(name))
+    return ids
+
+
 def prune_releases(deployments_dir: Path, project: str, keep: int,
                    protected: set[int]) -> list[int]:
-    """Delete all but the newest `keep` releases, never the live one or a protected one."""
-    releases = site_dir(deployments_dir, project) / RELEASES
+    """Delete all but the newest `keep` releases, never the live one, one a branch preview
+    shows, or a protected one."""
+    site = site_dir(deployments_dir, project)
+    releases = site / RELEASES
     if not releases.is_dir():
         return []
     ids = sorted((int(p.name) for p in releases.iterdir() if p.name.isdigit()), reverse=True)
     live = live_build_id(deployments_dir, project)
+    protected = protected | _preview_build_ids(site)
     doomed = [i for i in ids[keep:] if i != live and i not in protected]
     for build_id in doomed:
         shutil.rmtree(releases / str(build_id), ignore_errors=True)

@@ -74,6 +74,7 @@ def build_model(build: dict[str, Any], project_id: int | None = None) -> dict[st
         "commit_sha": build["commit_sha"],
         "commit_message": build["commit_message"],
         "commit_author": build["commit_author"],
+        "preview": build.get("preview"),
         "exit_code": build["exit_code"],
         "error": build["error"],
         "created_at": iso_time(build["created_at"]),
@@ -112,3 +113,15 @@ def deploy_hook_model(hook: dict[str, Any]) -> dict[str, Any]:
 def log_line_model(line: dict[str, Any]) -> dict[str, Any]:
     """A stored log line, shaped like the lines of the live log events."""
     return {"lineNumber": line["line_number"], "stream": line["stream"], "log": line["text"]}
+
+
+def delivery_model(delivery: dict[str, Any]) -> dict[str, Any]:
+    """A recorded webhook delivery (never its body)."""
+    return {
+        "id": delivery["id"], "project_id": delivery["project_id"],
+        "delivery": delivery["delivery_guid"], "event": delivery["event"],
+        "repository": delivery["repository"], "ref": delivery["ref"],
+        "commit_sha": delivery["commit_sha"], "signature_valid": delivery["signature_valid"],
+        "decision": delivery["decision"], "replayable": delivery.get("replayable", False),
+        "received_at": iso_time(delivery["received_at"]),
+    }

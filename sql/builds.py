@@ -23,13 +23,14 @@ async def _rows(conn: AsyncConnection, query: str, params: tuple = ()) -> list[d
 
 async def queue_build(conn: AsyncConnection, project_id: int, *, trigger: str, branch: str,
                       commit_sha: str | None = None, commit_message: str | None = None,
-                      commit_author: str | None = None) -> dict[str, Any]:
+                      commit_author: str | None = None,
+                      preview: str | None = None) -> dict[str, Any]:
     """A new build row, `queued`, for the dispatcher to pick up."""
     [build] = await _rows(
         conn,
         "INSERT INTO builds (project_id, trigger, branch, commit_sha, commit_message, "
-        "commit_author) VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
-        (project_id, trigger, branch, commit_sha, commit_message, commit_author),
+        "commit_author, preview) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *",
+        (project_id, trigger, branch, commit_sha, commit_message, commit_author, preview),
     )
     return build
 
@@ -123,7 +124,8 @@ async def build_job(conn: AsyncConnection, build_id: int) -> dict[str, Any] | No
     rows = await _rows(
         conn,
         """
-        SELECT b.id, b.project_id, b.branch, b.commit_sha, b.trigger, p.name AS project_name,
+        SELECT b.id, b.project_id, b.branch, b.commit_sha, b.trigger, b.preview,
+               p.name AS project_name,
                p.repo_url, p.github_repo, p.install_command, p.build_command, p.output_dir,
                p.root_dir, p.framework, p.owner_id, u.is_local_admin
         FROM builds b JOIN projects p ON p.id = b.project_id JOIN users u ON u.id = p.owner_id
