@@ -9,7 +9,7 @@ import pytest
 from tests.support.accounts import sign_in_github_user, sign_in_local_admin
 
 # (method, path template, JSON body); {p} is the owner's project, {h} its deploy hook,
-# {b} its build, {d} its deployment.
+# {b} its build, {d} its deployment, {w} a webhook delivery.
 OWNED_ENDPOINTS = [
     ("GET", "/api/projects/{p}", None),
     ("PATCH", "/api/projects/{p}", {"name": "stolen"}),
@@ -28,6 +28,8 @@ OWNED_ENDPOINTS = [
     ("POST", "/api/builds/{b}/cancel", None),
     ("GET", "/api/projects/{p}/deployments", None),
     ("POST", "/api/deployments/{d}/rollback", None),
+    ("GET", "/api/projects/{p}/deliveries", None),
+    ("POST", "/api/deliveries/{w}/redeliver", None),
 ]
 SIGNED_IN_ENDPOINTS = OWNED_ENDPOINTS + [
     ("GET", "/api/projects", None),
@@ -57,8 +59,14 @@ def owned(app_server, api, io_loop, github):
                 "VALUES (%s, %s, 'superseded', 'http://x') RETURNING id",
                 (project["id"], project["latest_build"]["id"]))
             deployment_id = (await cursor.fetchone())[0]
+            cursor = await conn.execute(
+                "INSERT INTO webhook_deliveries (project_id, delivery_guid, event, "
+                "signature_valid, decision, body) VALUES (%s, 'g', 'push', true, 'ping', "
+                "'{}') RETURNING id", (project["id"],))
+            delivery_id = (await cursor.fetchone())[0]
         return owner, other, {"p": project["id"], "h": hooks[0]["id"],
-                              "b": project["latest_build"]["id"], "d": deployment_id}
+                              "b": project["latest_build"]["id"], "d": deployment_id,
+                              "w": delivery_id}
 
     return io_loop.run_sync(setup)
 
@@ -71,6 +79,7 @@ def _snapshot(db_url):
             "SELECT id, project_id FROM deploy_hooks ORDER BY id",
             "SELECT id, status, finished_at FROM builds ORDER BY id",
             "SELECT id, status FROM deployments ORDER BY id",
+            "SELECT id, decision FROM webhook_deliveries ORDER BY id",
             "SELECT id, token_version FROM users ORDER BY id")]
 
 
