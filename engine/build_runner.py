@@ -34,9 +34,11 @@ from engine.detect import BuildPlan, DetectionError, detect_build
 from engine.docker_build import (
     WORKSPACE,
     ImageBuildFailed,
+    ImageUnavailable,
     Limits,
     Stopped,
     build_image,
+    ensure_image,
     extract_from_image,
     keep_as_cache,
     pack_context,
@@ -211,6 +213,11 @@ class BuildRunner:
             return
         build_log.line("system", f"Running: {plan.build_command}")
         working_dir = f"{WORKSPACE}/{job['root_dir']}" if job["root_dir"] else WORKSPACE
+        if base != image:
+            try:
+                ensure_image(client, base, build_log.write)
+            except ImageUnavailable as exc:
+                raise _Failed(f"{exc} (SLIPWAY_NODE_IMAGE)") from None
         command = plan.build_command
         if dockerfile is not None:
             # The install step put node_modules in the image's /app; the checkout is mounted

@@ -132,6 +132,25 @@ def build_image(client: docker.DockerClient, context: io.BufferedRandom, tag: st
             close()  # disconnecting makes the daemon abandon a build we walked away from
 
 
+class ImageUnavailable(Exception):
+    """The image is neither on this engine nor pullable; the message says why."""
+
+
+def ensure_image(client: docker.DockerClient, image: str, output: Output) -> None:
+    """Pull `image` unless the engine has it (creating a container never pulls by itself)."""
+    try:
+        client.images.get(image)
+        return
+    except ImageNotFound:
+        pass
+    output("build_stdout", f"Pulling {image}\n".encode())
+    try:
+        client.images.pull(image)
+    except (APIError, DockerException) as exc:
+        reason = getattr(exc, "explanation", None) or str(exc)
+        raise ImageUnavailable(f"the image {image} is not available: {reason}"[:500]) from None
+
+
 def run_command(client: docker.DockerClient, image: str, command: str, *, workspace: Path,
                 working_dir: str, environment: dict[str, str], limits: Limits,
                 deadline: float, should_stop: Callable[[], bool], output: Output,

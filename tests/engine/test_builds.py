@@ -310,3 +310,27 @@ async def test_a_newer_build_of_a_branch_cancels_older_queued_ones(build_config,
     finally:
         api.close()
         await close_app(running)
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_without_a_docker_engine_builds_fail_with_a_clear_message(builds, tmp_path):
+    session = await builds(docker_host=f"unix://{tmp_path}/no-docker.sock")
+    repo = make_repo(tmp_path / "repo", NODE_BUILD)
+    project = await session.project(repo)
+    build = await session.finished(project["latest_build"]["id"])
+    assert build["status"] == "failed"
+    assert build["error"] == (f"Docker engine not reachable at unix://{tmp_path}/no-docker.sock:"
+                              " No such file or directory")
+    assert build["error"] in await session.text(build["id"])
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_missing_base_image_that_cannot_be_pulled_fails_the_build_clearly(builds,
+                                                                                  tmp_path):
+    session = await builds(node_image="slipway-test/not-built-anywhere:1")
+    repo = make_repo(tmp_path / "repo", {"index.html": "x"})
+    project = await session.project(repo, build_command="echo hi", output_dir=".")
+    build = await session.finished(project["latest_build"]["id"])
+    assert build["status"] == "failed"
+    assert build["error"].startswith("the image slipway-test/not-built-anywhere:1 is not available")
+    assert build["error"].endswith("(SLIPWAY_NODE_IMAGE)")
