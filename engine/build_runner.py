@@ -54,6 +54,7 @@ from sql.builds import build_job, project_secrets, set_commit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+CLEANUP_TIMEOUT_SECONDS = 10
 
 
 @dataclass
@@ -247,9 +248,10 @@ class BuildRunner:
                        f"timed out after {limit} s (SLIPWAY_BUILD_TIMEOUT)")
 
     def remove_orphans(self) -> None:
-        """Remove build containers a killed Slipway left running. Blocking."""
+        """Remove build containers a killed Slipway left running. Blocking, but brief: a
+        hung Docker engine must not hold start-up."""
         try:
-            client = connect_docker(self.config.docker_host)
+            client = connect_docker(self.config.docker_host, timeout=CLEANUP_TIMEOUT_SECONDS)
         except DockerUnavailable:
             return
         try:
@@ -267,7 +269,7 @@ class BuildRunner:
     def clear_cache(self, project_id: int) -> None:
         """Forget the project's cached install layers. Blocking."""
         try:
-            client = connect_docker(self.config.docker_host)
+            client = connect_docker(self.config.docker_host, timeout=CLEANUP_TIMEOUT_SECONDS)
         except DockerUnavailable:
             return
         try:
