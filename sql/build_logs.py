@@ -12,13 +12,25 @@ async def store_lines(conn: AsyncConnection, build_id: int,
                       rows: list[tuple[int, str, str]]) -> None:
     """Append `(line_number, stream, text)` rows to a build's log.
 
-    COPY, not INSERT: a flooding build writes its lines about five times faster this way.
+    COPY, not INSERT: a flooding build writes its lines about five times faster this way; and
+    one payload in COPY's text format rather than a `write_row` per line, whose per-row await
+    was most of the IOLoop's work in a log flood.
     """
+    payload = "".join(f"{build_id}\t{number}\t{stream}\t{_copy_text(text)}\n"
+                      for number, stream, text in rows)
     async with conn.cursor() as cursor, cursor.copy(
         "COPY build_logs (build_id, line_number, stream, text) FROM STDIN"
     ) as copy:
-        for line_number, stream, text in rows:
-            await copy.write_row((build_id, line_number, stream, text))
+        await copy.write(payload.encode())
+
+
+def _copy_text(text: str) -> str:
+    """Escape a value for COPY's text format (lines never contain NUL: the splitter replaced
+    it)."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return text
 
 
 async def read_lines(conn: AsyncConnection, build_id: int, after: int,
