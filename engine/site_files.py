@@ -419,23 +419,13 @@ class SiteFiles:
         """The release-relative real path of the regular file `segments` names (a directory's
         `index.html`), or None if there is none inside the release."""
         real = self._inside(release, os.path.join(release.real, *segments))
-        if real is None:
-            return None
-        try:
-            mode = os.stat(real).st_mode
-        except OSError:
-            return None
-        if stat.S_ISDIR(mode):
+        mode = _mode(real)
+        if mode is not None and stat.S_ISDIR(mode):
             real = self._inside(release, os.path.join(real, "index.html"))
-            if real is None:
-                return None
-            try:
-                mode = os.stat(real).st_mode
-            except OSError:
-                return None
+            mode = _mode(real)
         elif directory:
             return None
-        if not stat.S_ISREG(mode):
+        if mode is None or not stat.S_ISREG(mode):
             return None
         return real[len(release.real) + 1:] if real != release.real else None
 
@@ -537,3 +527,13 @@ class SiteFiles:
         for cache in (self._sites, self._releases, self._routes, self._files):
             cache.clear()
         self._places.clear()
+
+
+def _mode(real: str | None) -> int | None:
+    """The file mode of a confined real path, or None if there is none."""
+    if real is None:
+        return None
+    try:
+        return os.stat(real).st_mode
+    except OSError:
+        return None
