@@ -32,6 +32,7 @@ from sql.builds import (
     queue_build,
     supersede_queued,
 )
+from sql.projects import owned_project_branch, project_owner
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class BuildQueue:
         self._executor = ThreadPoolExecutor(max_workers=concurrency,
                                             thread_name_prefix="slipway-build")
         self._running: dict[int, BuildControl] = {}
+        self._owners: dict[int, int] = {}
         self._finishing: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -95,13 +97,10 @@ class BuildQueue:
                       commit: str | None = None) -> dict[str, Any]:
         """A manual build of the project's branch head, or of `commit`."""
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(
-                "SELECT branch FROM projects WHERE id = %s AND owner_id = %s",
-                (project_id, owner_id))
-            row = await cursor.fetchone()
-        if row is None:
+            branch = await owned_project_branch(conn, owner_id, project_id)
+        if branch is None:
             raise NotFound("no such project")
-        return await self.enqueue(project_id, trigger="manual", branch=row[0], commit_sha=commit)
+        return await self.enqueue(project_id, trigger="manual", branch=branch, commit_sha=commit)
 
     async def clear_cache(self, owner_id: int, project_id: int) -> None:
         async with self.pool.connection() as conn:
@@ -183,13 +182,15 @@ class BuildQueue:
 
     async def _announce(self, build: dict[str, Any]) -> None:
         """Send the build's status to its owner's browsers."""
-        async with self.pool.connection() as conn:
-            cursor = await conn.execute("SELECT owner_id FROM projects WHERE id = %s",
-                                        (build["project_id"],))
-            row = await cursor.fetchone()
-        if row is None:
-            return
-        self.emitter.emit(row[0], "buildStatusUpdate", status_event(build))
+        owner = self._owners.get(build["project_id"])
+        if owner is None:
+            async with self.pool.connection() as conn:
+                owner = await project_owner(conn, build["project_id"])
+            if owner is None:
+                return
+            # Projects never change owner and ids are never reused: no query per event.
+            self._owners[build["project_id"]] = owner
+        self.emitter.emit(owner, "buildStatusUpdate", status_event(build))
 
 
 def status_event(build: dict[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from engine.dockerfile import build_context_excludes, generate_dockerfile
 from engine.errors import Refused
 from engine.events import EventEmitter
 from engine.git_checkout import CheckoutError, fetch_commit, is_interruption
+from sql.build_logs import last_line_number
 from sql.builds import build_job, project_secrets, set_commit
 
 log = logging.getLogger(__name__)
@@ -281,10 +282,7 @@ class BuildRunner:
         async with self.pool.connection() as conn:
             job = await build_job(conn, build_id)
             rows = await project_secrets(conn, job["project_id"])
-            cursor = await conn.execute(
-                "SELECT coalesce(max(line_number), 0) + 1 FROM build_logs WHERE build_id = %s",
-                (build_id,))
-            job["next_line"] = (await cursor.fetchone())[0]
+            job["next_line"] = await last_line_number(conn, build_id) + 1
         job["secrets"] = {name: self.box.open_text(nonce, ciphertext, "secret",
                                                    job["project_id"], name)
                           for name, nonce, ciphertext in rows}

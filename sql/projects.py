@@ -69,6 +69,21 @@ async def owns_project(conn: AsyncConnection, owner_id: int, project_id: int) ->
     return await cursor.fetchone() is not None
 
 
+async def project_owner(conn: AsyncConnection, project_id: int) -> int | None:
+    cursor = await conn.execute("SELECT owner_id FROM projects WHERE id = %s", (project_id,))
+    row = await cursor.fetchone()
+    return row[0] if row else None
+
+
+async def owned_project_branch(conn: AsyncConnection, owner_id: int,
+                               project_id: int) -> str | None:
+    """The branch a project builds, if the project is the owner's."""
+    cursor = await conn.execute("SELECT branch FROM projects WHERE id = %s AND owner_id = %s",
+                                (project_id, owner_id))
+    row = await cursor.fetchone()
+    return row[0] if row else None
+
+
 async def insert_project(conn: AsyncConnection, owner_id: int, settings: dict[str, Any]) -> int:
     """Insert a project; raises psycopg's UniqueViolation when the name is taken."""
     columns = [c for c in SETTING_COLUMNS if c in settings]
