@@ -139,6 +139,16 @@ class APIHandler(tornado.web.RequestHandler):
                 raise APIError(400, f"{name} is required", code="validation_failed", field=name)
         return data
 
+    def int_argument(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        """A whole-number query argument within [low, high], else a 400 naming it."""
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise APIError(400, f"{name} must be a whole number from {low} to {high}",
+                           field=name)
+        return int(raw)
+
     async def authenticate(self) -> dict[str, Any]:
         """The user named by the request's Bearer token, or a 401."""
         scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")

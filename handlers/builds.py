@@ -16,16 +16,6 @@ MAX_PAGE = 100
 MAX_LOG_PAGE = 5000
 
 
-def int_argument(handler: APIHandler, name: str, default: int | None, low: int,
-                  high: int) -> int | None:
-    raw = handler.get_query_argument(name, None)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise APIError(400, f"{name} must be a whole number from {low} to {high}", field=name)
-    return int(raw)
-
-
 class ProjectBuildsHandler(APIHandler):
     """`POST /api/projects/{id}/builds` (202) and `GET` (history, newest first)."""
 
@@ -41,8 +31,8 @@ class ProjectBuildsHandler(APIHandler):
 
     @authenticated
     async def get(self, project_id: str) -> None:
-        before = int_argument(self, "before", None, 1, 2**63 - 1)
-        limit = int_argument(self, "limit", 20, 1, MAX_PAGE)
+        before = self.int_argument("before", None, 1, 2**63 - 1)
+        limit = self.int_argument("limit", 20, 1, MAX_PAGE)
         async with self.application.db.pool.connection() as conn:
             await require_owned_project(conn, self.current_user["id"], path_id(project_id))
             builds = await list_builds(conn, path_id(project_id), before, limit)
@@ -69,8 +59,8 @@ class BuildLogsHandler(BuildHandler):
     @authenticated
     async def get(self, build_id: str) -> None:
         build = await self._build(build_id)
-        after = int_argument(self, "after", 0, 0, 2**31 - 1)
-        limit = int_argument(self, "limit", 1000, 1, MAX_LOG_PAGE)
+        after = self.int_argument("after", 0, 0, 2**31 - 1)
+        limit = self.int_argument("limit", 1000, 1, MAX_LOG_PAGE)
         async with self.application.db.pool.connection() as conn:
             lines = await read_lines(conn, build["id"], after, limit)
         finished = build["status"] in ("passed", "failed", "canceled")

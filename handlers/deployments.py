@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from engine.projects import require_owned_project
 from handlers.base import APIHandler, authenticated, path_id
-from handlers.builds import int_argument
 from handlers.models import build_model, deployment_model
 from sql.deployments import list_deployments
 
@@ -14,8 +13,8 @@ class ProjectDeploymentsHandler(APIHandler):
 
     @authenticated
     async def get(self, project_id: str) -> None:
-        before = int_argument(self, "before", None, 1, 2**63 - 1)
-        limit = int_argument(self, "limit", 20, 1, 100)
+        before = self.int_argument("before", None, 1, 2**63 - 1)
+        limit = self.int_argument("limit", 20, 1, 100)
         async with self.application.db.pool.connection() as conn:
             await require_owned_project(conn, self.current_user["id"], path_id(project_id))
             rows = await list_deployments(conn, path_id(project_id), before, limit)

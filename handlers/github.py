@@ -11,12 +11,10 @@ from handlers.models import github_repo_model
 class GitHubReposHandler(APIHandler):
     @authenticated
     async def get(self) -> None:
-        page = self.get_query_argument("page", "1")
-        if not page.isdigit() or not 1 <= int(page) <= 1000:
-            raise APIError(400, "page must be a whole number from 1 to 1000", field="page")
+        page = self.int_argument("page", 1, 1, 1000)
         token = await self._github_token()
         try:
-            repos, has_next = await self.application.github.repositories(token, int(page))
+            repos, has_next = await self.application.github.repositories(token, page)
         except GitHubUnavailable as exc:
             raise APIError(503, str(exc)) from None
         except GitHubRejected as exc:
@@ -24,8 +22,8 @@ class GitHubReposHandler(APIHandler):
                 raise APIError(401, "GitHub no longer accepts your access token; "
                                     "sign in with GitHub again", code="github_reauth") from None
             raise APIError(502 if exc.status >= 500 else 409, str(exc)) from None
-        self.write_json({"repos": [github_repo_model(r) for r in repos], "page": int(page),
-                         "next_page": int(page) + 1 if has_next else None})
+        self.write_json({"repos": [github_repo_model(r) for r in repos], "page": page,
+                         "next_page": page + 1 if has_next else None})
 
     async def _github_token(self) -> str:
         app = self.application
