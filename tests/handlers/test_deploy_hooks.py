@@ -7,13 +7,6 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from tests.support.accounts import sign_in_local_admin
-
-
-@pytest.fixture
-def owner(app_server, api, io_loop):
-    return io_loop.run_sync(lambda: sign_in_local_admin(app_server, api))
-
 
 @pytest.fixture
 def project(api, owner, io_loop):

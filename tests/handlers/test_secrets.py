@@ -6,13 +6,7 @@ import psycopg
 import pytest
 
 from engine.crypto import DecryptionError
-from tests.support.accounts import sign_in_local_admin
 from tests.support.leaks import forbid
-
-
-@pytest.fixture
-def owner(app_server, api, io_loop):
-    return io_loop.run_sync(lambda: sign_in_local_admin(app_server, api))
 
 
 @pytest.fixture
