@@ -1,6 +1,6 @@
 // Vite builds the dashboard into dist/, which the Slipway server serves at `/`.
 // Assets get content-hashed names under /assets/, so the server can cache them as immutable.
-import { defineConfig } from "vite";
+import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   build: {

@@ -1,7 +1,7 @@
 import { render } from "preact";
+import { App } from "./app";
+import { startRealtime } from "./api/realtime";
+import "./styles.css";
 
-function App() {
-  return <h1>Slipway</h1>;
-}
-
+startRealtime();
 render(<App />, document.getElementById("app")!);

@@ -1,0 +1,121 @@
+/** The API's objects, as README.md's API section describes them. */
+
+export type BuildStatus = "queued" | "running" | "passed" | "failed" | "canceled";
+export type DeploymentStatus = "live" | "superseded" | "rolled_back";
+
+export interface User {
+  id: number;
+  username: string;
+  email: string | null;
+  avatar_url: string | null;
+  github_id: number | null;
+  github_linked: boolean;
+  is_local_admin: boolean;
+  created_at: string;
+}
+
+export interface Build {
+  id: number;
+  project_id: number;
+  status: BuildStatus;
+  trigger: string;
+  branch: string;
+  commit_sha: string | null;
+  commit_message: string | null;
+  commit_author: string | null;
+  preview: string | null;
+  exit_code: number | null;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface Deployment {
+  id: number;
+  project_id: number;
+  build_id: number;
+  status: DeploymentStatus;
+  url: string;
+  created_at: string;
+}
+
+export interface Project {
+  id: number;
+  name: string;
+  repo_url: string;
+  github_repo: string | null;
+  branch: string;
+  install_command: string | null;
+  build_command: string | null;
+  output_dir: string | null;
+  root_dir: string | null;
+  framework: string | null;
+  production_url: string | null;
+  webhook: { status: "active" | "failed" | "none"; error: string | null };
+  latest_build: Build | null;
+  live_deployment: Deployment | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Secret {
+  name: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DeployHook {
+  id: number;
+  project_id: number;
+  created_at: string;
+  last_used_at: string | null;
+  url?: string;
+}
+
+export interface Delivery {
+  id: number;
+  project_id: number;
+  delivery: string;
+  event: string;
+  repository: string | null;
+  ref: string | null;
+  commit_sha: string | null;
+  signature_valid: boolean;
+  decision: string;
+  replayable: boolean;
+  received_at: string;
+}
+
+export interface GitHubRepo {
+  name: string;
+  full_name: string;
+  default_branch: string;
+  private: boolean;
+  updated_at: string;
+  clone_url: string;
+  html_url: string;
+}
+
+export interface LogPage {
+  buildId: number;
+  status: BuildStatus;
+  lines: { lineNumber: number; stream: string; log: string }[];
+  next_after: number;
+  complete: boolean;
+}
+
+export const FRAMEWORKS: Record<string, string> = {
+  vite: "Vite",
+  nextjs: "Next.js (static export)",
+  "create-react-app": "Create React App",
+  astro: "Astro",
+  sveltekit: "SvelteKit (static)",
+  nuxt: "Nuxt (generate)",
+  gatsby: "Gatsby",
+  "vue-cli": "Vue CLI",
+  angular: "Angular",
+  docusaurus: "Docusaurus",
+  eleventy: "Eleventy",
+  static: "Plain static HTML",
+};

@@ -1,0 +1,223 @@
+/**
+ * One build: its status, commit and timings, and its log. The log replays the stored lines,
+ * then follows live ones; after a reconnect it fetches what it missed (see lib/logBuffer.ts).
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+import { Link } from "wouter-preact";
+import { ApiError, api } from "../api/client";
+import { useEvents, useReconnect } from "../api/realtime";
+import type { Build, Deployment, LogPage, Project } from "../api/types";
+import { BuildStatusBadge } from "../components/BuildStatus";
+import { LogView } from "../components/LogView";
+import { Empty, ErrorNote, ExternalLink, shortSha, Spinner, Time } from "../components/ui";
+import { type BuildStatusEvent, withStatus } from "../lib/liveBuilds";
+import { EVENT_STREAMS, LogBuffer, type LogLine } from "../lib/logBuffer";
+import { isActive, previewUrl } from "../lib/status";
+import { formatDuration } from "../lib/time";
+import { useResource } from "../lib/useResource";
+
+const LOG_PAGE = 5000;
+
+export function BuildPage({ id }: { id: number }) {
+  const build = useResource((signal) => api<Build>(`/builds/${id}`, { signal }), [id]);
+  const project = useResource(
+    async (signal) => (build.data ? api<Project>(`/projects/${build.data.project_id}`, { signal }) : undefined),
+    [build.data?.project_id],
+  );
+  const [deployment, setDeployment] = useState<{ url: string } | null>(null);
+  const [canceling, setCanceling] = useState(false);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const log = useBuildLog(id);
+  const [, tick] = useState(0);
+
+  useEvents(["buildStatusUpdate"], (event: BuildStatusEvent) => {
+    if (event.buildId !== id) return;
+    build.setData((current) => (current ? withStatus(current, event) : current!));
+    if (!isActive(event)) log.catchUp();
+  });
+  useEvents(["deploymentUpdate"], (event: { buildId: number; url: string }) => {
+    if (event.buildId === id) setDeployment({ url: event.url });
+  });
+  useReconnect(() => void build.reload());
+
+  // The address of a passed build: its production deployment's, or its preview branch's.
+  const b = build.data;
+  useEffect(() => {
+    if (!b || b.status !== "passed" || deployment) return;
+    api<Deployment[]>(`/projects/${b.project_id}/deployments?limit=100`).then(
+      (list) => {
+        const found = list.find((d) => d.build_id === b.id);
+        if (found) setDeployment({ url: found.url });
+        else if (b.preview && project.data) {
+          const url = previewUrl(b.preview, project.data, list[0]?.url);
+          if (url) setDeployment({ url });
+        }
+      },
+      () => undefined,
+    );
+  }, [b?.status, project.data]);
+
+  // Keep a running build's duration ticking.
+  useEffect(() => {
+    if (!b || !isActive(b)) return;
+    const timer = setInterval(() => tick((n) => n + 1), 1000);
+    return () => clearInterval(timer);
+  }, [b?.status]);
+
+  if (build.error instanceof ApiError && build.error.status === 404) {
+    return (
+      <Empty title="Build not found">
+        <p>
+          <Link href="/">Back to your projects</Link>
+        </p>
+      </Empty>
+    );
+  }
+  if (!b) return build.error ? <ErrorNote error={build.error} /> : <Spinner label="Loading build…" />;
+
+  const cancel = async () => {
+    setCanceling(true);
+    setActionError(null);
+    try {
+      const answer = await api<{ build: Build }>(`/builds/${id}/cancel`, { method: "POST" });
+      build.setData(answer.build);
+    } catch (err) {
+      setActionError(err);
+    } finally {
+      setCanceling(false);
+    }
+  };
+
+  const p = project.data;
+  return (
+    <div class="page page-wide">
+      <nav class="breadcrumbs" aria-label="Breadcrumb">
+        <Link href="/">Projects</Link> <span aria-hidden="true">/</span>{" "}
+        {p ? <Link href={`/projects/${p.id}`}>{p.name}</Link> : "…"} <span aria-hidden="true">/</span>{" "}
+        <span aria-current="page">Build #{b.id}</span>
+      </nav>
+      <div class="page-header">
+        <h1 class="with-badge">
+          Build #{b.id} <BuildStatusBadge status={b.status} testId="build-status" />
+        </h1>
+        <div class="header-actions">
+          {deployment && (
+            <a class="button" href={deployment.url} target="_blank" rel="noopener noreferrer">
+              Visit
+            </a>
+          )}
+          {isActive(b) && (
+            <button type="button" class="button button-danger" onClick={cancel} disabled={canceling}>
+              {canceling ? "Canceling…" : "Cancel build"}
+            </button>
+          )}
+        </div>
+      </div>
+      <ErrorNote error={actionError} />
+      <section class="card build-facts" aria-label="Build details">
+        <Fact label="Commit">
+          <span class="commit-message">{(b.commit_message ?? "").split("\n", 1)[0] || "—"}</span>
+          <span class="muted">
+            <code>{shortSha(b.commit_sha)}</code> on {b.branch}
+            {b.commit_author && <> by {b.commit_author}</>}
+          </span>
+        </Fact>
+        <Fact label="Trigger">{b.trigger}{b.preview && " (preview)"}</Fact>
+        <Fact label="Created">
+          <Time iso={b.created_at} />
+        </Fact>
+        <Fact label="Duration">{b.started_at ? formatDuration(b.started_at, b.finished_at) : isActive(b) ? "waiting for a slot" : "—"}</Fact>
+        <Fact label="Exit code">{b.exit_code ?? "—"}</Fact>
+        {deployment && (
+          <Fact label="Deployed at">
+            <ExternalLink href={deployment.url} />
+          </Fact>
+        )}
+      </section>
+      {b.error && (
+        <p class="build-error" role="alert" data-testid="build-error">
+          <strong>{b.status === "canceled" ? "Canceled" : "Failed"}:</strong> {b.error}
+        </p>
+      )}
+      <ErrorNote error={log.error} />
+      <LogView lines={log.buffer.lines} version={log.version} buildId={b.id} live={isActive(b)} loading={log.loading} />
+    </div>
+  );
+}
+
+function Fact({ label, children }: { label: string; children: preact.ComponentChildren }) {
+  return (
+    <div class="fact">
+      <span class="label">{label}</span>
+      <span class="fact-value">{children}</span>
+    </div>
+  );
+}
+
+/** The build's log lines: stored ones fetched page by page, live ones merged in. */
+function useBuildLog(id: number) {
+  const [buffer, setBuffer] = useState(() => new LogBuffer());
+  const [version, setVersion] = useState(0);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<unknown>(null);
+  const state = useRef({ fetching: false, again: false, buffer, alive: true });
+  state.current.buffer = buffer;
+
+  const catchUp = async () => {
+    const s = state.current;
+    if (s.fetching) {
+      s.again = true;
+      return;
+    }
+    s.fetching = true;
+    const current = s.buffer;
+    current.beginFetch();
+    let holeRemains = false;
+    try {
+      for (;;) {
+        const page = await api<LogPage>(`/builds/${id}/logs?after=${current.last}&limit=${LOG_PAGE}`);
+        if (!s.alive || current !== s.buffer) return;
+        if (current.addStored(page.lines)) setVersion((v) => v + 1);
+        setLoading(false);
+        if (page.lines.length < LOG_PAGE) break;
+      }
+      setError(null);
+    } catch (err) {
+      setError(err);
+      setLoading(false);
+    } finally {
+      s.fetching = false;
+      if (current === s.buffer) {
+        holeRemains = current.endFetch();
+        setVersion((v) => v + 1);
+      }
+    }
+    if (s.alive && (s.again || holeRemains)) {
+      s.again = false;
+      setTimeout(catchUp, holeRemains ? 300 : 0);
+    }
+  };
+
+  useEvents(Object.keys(EVENT_STREAMS), (payload: { buildId: number; lines: { lineNumber: number; log: string }[] }, event: string) => {
+    if (payload.buildId !== id) return;
+    const stream = EVENT_STREAMS[event];
+    const lines: LogLine[] = payload.lines.map((line) => ({ lineNumber: line.lineNumber, log: line.log, stream }));
+    const needsCatchUp = state.current.buffer.addLive(lines);
+    setVersion((v) => v + 1);
+    if (needsCatchUp) void catchUp();
+  });
+  useReconnect(() => void catchUp());
+
+  useEffect(() => {
+    const fresh = new LogBuffer();
+    state.current = { fetching: false, again: false, buffer: fresh, alive: true };
+    setBuffer(fresh);
+    setLoading(true);
+    void catchUp();
+    return () => {
+      state.current.alive = false;
+    };
+  }, [id]);
+
+  return { buffer, version, loading, error, catchUp };
+}

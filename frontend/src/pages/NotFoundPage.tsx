@@ -1,0 +1,12 @@
+import { Link } from "wouter-preact";
+import { Empty } from "../components/ui";
+
+export function NotFoundPage() {
+  return (
+    <Empty title="Page not found">
+      <p>
+        There is nothing at this address. <Link href="/">Back to your projects</Link>
+      </p>
+    </Empty>
+  );
+}

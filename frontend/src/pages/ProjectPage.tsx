@@ -1,0 +1,130 @@
+/** One project: its header (production URL, live deployment, "Deploy now") and its tabs. */
+import { useState } from "preact/hooks";
+import { Link, useLocation } from "wouter-preact";
+import { ApiError, api } from "../api/client";
+import { useEvents, useReconnect } from "../api/realtime";
+import type { Build, Project } from "../api/types";
+import { ProjectStateBadge } from "../components/BuildStatus";
+import { Empty, ErrorNote, ExternalLink, Spinner, Time } from "../components/ui";
+import { projectState } from "../lib/status";
+import { useResource } from "../lib/useResource";
+import { BuildsPanel } from "./project/BuildsPanel";
+import { DeliveriesPanel } from "./project/DeliveriesPanel";
+import { DeploymentsPanel } from "./project/DeploymentsPanel";
+import { EnvironmentPanel } from "./project/EnvironmentPanel";
+import { SettingsPanel } from "./project/SettingsPanel";
+
+const TABS: [string, string][] = [
+  ["overview", "Builds"],
+  ["deployments", "Deployments"],
+  ["environment", "Environment"],
+  ["deliveries", "Webhooks"],
+  ["settings", "Settings"],
+];
+
+export function ProjectPage({ id, tab }: { id: number; tab: string }) {
+  const [, navigate] = useLocation();
+  const project = useResource((signal) => api<Project>(`/projects/${id}`, { signal }), [id]);
+  const [deploying, setDeploying] = useState(false);
+  const [deployError, setDeployError] = useState<unknown>(null);
+  useReconnect(() => void project.reload());
+  useEvents(["deploymentUpdate", "buildStatusUpdate"], (event: { projectId: number }) => {
+    if (event.projectId === id) void project.reload();
+  });
+
+  if (project.error instanceof ApiError && project.error.status === 404) {
+    return (
+      <Empty title="Project not found">
+        <p>
+          It may have been deleted. <Link href="/">Back to your projects</Link>
+        </p>
+      </Empty>
+    );
+  }
+  const p = project.data;
+  if (!p) return project.error ? <ErrorNote error={project.error} /> : <Spinner label="Loading project…" />;
+
+  const deployNow = async () => {
+    setDeploying(true);
+    setDeployError(null);
+    try {
+      const { build } = await api<{ build: Build }>(`/projects/${id}/builds`, { method: "POST" });
+      navigate(`/builds/${build.id}`);
+    } catch (err) {
+      setDeployError(err);
+      setDeploying(false);
+    }
+  };
+
+  const live = p.live_deployment;
+  return (
+    <div class="page">
+      <nav class="breadcrumbs" aria-label="Breadcrumb">
+        <Link href="/">Projects</Link> <span aria-hidden="true">/</span> <span aria-current="page">{p.name}</span>
+      </nav>
+      <div class="page-header">
+        <div>
+          <h1 class="with-badge">
+            {p.name} <ProjectStateBadge state={projectState(p)} />
+          </h1>
+          <p class="muted">
+            {p.github_repo ?? p.repo_url} · branch <code>{p.branch}</code>
+          </p>
+        </div>
+        <div class="header-actions">
+          {p.production_url && live && (
+            <a class="button" href={p.production_url} target="_blank" rel="noopener noreferrer">
+              Visit
+            </a>
+          )}
+          <button type="button" class="button button-primary" onClick={deployNow} disabled={deploying}>
+            {deploying ? "Starting…" : "Deploy now"}
+          </button>
+        </div>
+      </div>
+      <ErrorNote error={deployError} />
+      <section class="card production" aria-label="Production">
+        <div>
+          <h2 class="label">Production</h2>
+          {p.production_url && live ? <ExternalLink href={p.production_url} /> : <span class="muted">Nothing is live yet.</span>}
+        </div>
+        {live && (
+          <div>
+            <h2 class="label">Live deployment</h2>
+            <Link href={`/builds/${live.build_id}`}>Build #{live.build_id}</Link> · <Time iso={live.created_at} />
+          </div>
+        )}
+        {p.webhook.status !== "none" && (
+          <div>
+            <h2 class="label">Push to deploy</h2>
+            {p.webhook.status === "active" ? (
+              <span>GitHub webhook active</span>
+            ) : (
+              <span class="warning" title={p.webhook.error ?? ""}>
+                Webhook not registered: {p.webhook.error ?? "unknown reason"}. Use “Deploy now” or a deploy hook.
+              </span>
+            )}
+          </div>
+        )}
+      </section>
+      <nav class="tabs" aria-label="Project sections">
+        {TABS.map(([key, label]) => (
+          <Link
+            key={key}
+            href={key === "overview" ? `/projects/${id}` : `/projects/${id}/${key}`}
+            class={tab === key ? "tab active" : "tab"}
+            aria-current={tab === key ? "page" : undefined}
+          >
+            {label}
+          </Link>
+        ))}
+      </nav>
+      {tab === "overview" && <BuildsPanel project={p} />}
+      {tab === "deployments" && <DeploymentsPanel project={p} onChange={project.reload} />}
+      {tab === "environment" && <EnvironmentPanel project={p} />}
+      {tab === "deliveries" && <DeliveriesPanel project={p} />}
+      {tab === "settings" && <SettingsPanel project={p} onSaved={(next) => project.setData(next)} />}
+      {!TABS.some(([key]) => key === tab) && <Empty title="No such section" />}
+    </div>
+  );
+}

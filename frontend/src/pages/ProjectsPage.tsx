@@ -1,0 +1,107 @@
+/** The user's projects: status, production URL and last deploy, kept current by live events. */
+import { Link } from "wouter-preact";
+import { api } from "../api/client";
+import { useEvents, useReconnect } from "../api/realtime";
+import type { Build, Project } from "../api/types";
+import { ProjectStateBadge } from "../components/BuildStatus";
+import { Empty, ErrorNote, ExternalLink, shortSha, Spinner, Time } from "../components/ui";
+import { type BuildStatusEvent, withStatus } from "../lib/liveBuilds";
+import { projectState } from "../lib/status";
+import { useResource } from "../lib/useResource";
+
+export function ProjectsPage() {
+  const projects = useResource((signal) => api<Project[]>("/projects", { signal }), []);
+  useReconnect(() => void projects.reload());
+
+  const replaceProject = (project: Project) =>
+    projects.setData((list = []) => list.map((p) => (p.id === project.id ? project : p)));
+
+  useEvents(["buildStatusUpdate"], async (event: BuildStatusEvent) => {
+    const project = projects.data?.find((p) => p.id === event.projectId);
+    if (!project) return void projects.reload();
+    const latest = project.latest_build;
+    if (latest && latest.id === event.buildId) {
+      return replaceProject({ ...project, latest_build: withStatus(latest, event) });
+    }
+    if (!latest || event.buildId > latest.id) {
+      const build = await api<Build>(`/builds/${event.buildId}`).catch(() => null);
+      if (build) {
+        projects.setData((list = []) =>
+          list.map((p) => (p.id === event.projectId && (!p.latest_build || p.latest_build.id <= build.id) ? { ...p, latest_build: build } : p)),
+        );
+      }
+    }
+  });
+  useEvents(["deploymentUpdate"], async (event: { projectId: number }) => {
+    const project = await api<Project>(`/projects/${event.projectId}`).catch(() => null);
+    if (project) replaceProject(project);
+  });
+
+  const list = projects.data;
+  return (
+    <div class="page">
+      <div class="page-header">
+        <h1>Projects</h1>
+        <Link href="/new" class="button button-primary">
+          New project
+        </Link>
+      </div>
+      <ErrorNote error={projects.error} />
+      {!list && projects.loading && <Spinner label="Loading projects…" />}
+      {list && !list.length && (
+        <Empty title="No projects yet">
+          <p>Connect a Git repository: every push is built and published at its own address.</p>
+          <Link href="/new" class="button button-primary">
+            Create your first project
+          </Link>
+        </Empty>
+      )}
+      {list && list.length > 0 && (
+        <ul class="project-grid" aria-label="Projects">
+          {list.map((project) => (
+            <ProjectCard key={project.id} project={project} />
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function ProjectCard({ project }: { project: Project }) {
+  const build = project.latest_build;
+  const live = project.live_deployment;
+  return (
+    <li class="card project-card" data-testid="project-card" data-project={project.name}>
+      <div class="project-card-top">
+        <h2 class="project-name">
+          <Link href={`/projects/${project.id}`}>{project.name}</Link>
+        </h2>
+        <ProjectStateBadge state={projectState(project)} />
+      </div>
+      <p class="project-url">
+        {project.production_url && live ? <ExternalLink href={project.production_url} /> : <span class="muted">Not deployed yet</span>}
+      </p>
+      <p class="project-repo muted" title={project.repo_url}>
+        {project.github_repo ?? project.repo_url} · {project.branch}
+      </p>
+      <p class="project-meta muted">
+        {live ? (
+          <>
+            Deployed <Time iso={live.created_at} />
+          </>
+        ) : build ? (
+          <>
+            Last build <Time iso={build.created_at} />
+          </>
+        ) : (
+          "No builds yet"
+        )}
+        {build?.commit_message && <span class="commit-line"> · {shortSha(build.commit_sha)} {firstLine(build.commit_message)}</span>}
+      </p>
+    </li>
+  );
+}
+
+export function firstLine(text: string | null): string {
+  return (text ?? "").split("\n", 1)[0];
+}
