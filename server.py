@@ -50,6 +50,7 @@ from handlers.auth import (
     GitHubLoginHandler,
     LogoutHandler,
     MeHandler,
+    ProvidersHandler,
     SessionHandler,
 )
 from handlers.base import API404Handler
@@ -60,7 +61,7 @@ from handlers.builds import (
     BuildLogsHandler,
     ProjectBuildsHandler,
 )
-from handlers.dashboard import DashboardHandler
+from handlers.dashboard import DashboardFiles, DashboardHandler, content_security_policy
 from handlers.deploy_hooks import (
     DeployHookCreateHandler,
     DeployHookHandler,
@@ -78,6 +79,8 @@ from handlers.webhooks import DeliveriesHandler, GitHubWebhookHandler, Redeliver
 from sql.database import Database, DatabaseUnavailable
 
 ROOT = Path(__file__).resolve().parent
+# Where `npm run build` (in frontend/) writes the dashboard; tests serve a directory of their own.
+DASHBOARD_DIR = ROOT / "frontend" / "dist"
 log = logging.getLogger("slipway")
 
 # The largest request Tornado will read at all; API handlers set far smaller limits of their own.
@@ -92,7 +95,8 @@ class StartupError(Exception):
 class Slipway(tornado.web.Application):
     """The one Tornado Application: routes, and the resources handlers share."""
 
-    def __init__(self, config: Config, db: Database) -> None:
+    def __init__(self, config: Config, db: Database, *,
+                 dashboard_dir: Path = DASHBOARD_DIR) -> None:
         self.config = config
         self.db = db
         self.keys = Keys.derive(config.secret_key)
@@ -125,6 +129,7 @@ class Slipway(tornado.web.Application):
             Rule(SiteHostMatcher(config.domain), SiteServer(config.deployments_dir)),
             (r"/socket\.io/", socketio.get_tornado_handler(self.sio)),
             (r"/api/health", HealthHandler),
+            (r"/api/auth/providers", ProvidersHandler),
             (r"/api/auth/github", GitHubLoginHandler),
             (r"/api/auth/github/callback", GitHubCallbackHandler),
             (r"/api/auth/session", SessionHandler),
@@ -150,7 +155,10 @@ class Slipway(tornado.web.Application):
             (r"/api/deliveries/([0-9]+)/redeliver", RedeliverHandler),
             (r"/api/hooks/([^/]+)", DeployHookTriggerHandler),
             (r"/api/.*", API404Handler),
-            (r"/(.*)", DashboardHandler, {"dist_dir": ROOT / "frontend" / "dist"}),
+            (r"/(.*)", DashboardHandler, {
+                "files": DashboardFiles(dashboard_dir),
+                "policy": content_security_policy(config.github_url),
+            }),
         ]
         super().__init__(routes, log_function=log_request, xsrf_cookies=False,
                          cookie_secret=self.keys.cookie)

@@ -27,6 +27,13 @@ STATE_MAX_AGE_SECONDS = 10 * 60
 CALLBACK_PATH = "/api/auth/github/callback"
 
 
+class ProvidersHandler(APIHandler):
+    """`GET /api/auth/providers`: which sign-in buttons the dashboard shows (public)."""
+
+    async def get(self) -> None:
+        self.write_json({"github": self.application.config.github_oauth_enabled})
+
+
 class GitHubLoginHandler(APIHandler):
     """`GET /api/auth/github`: send the browser to GitHub's authorize page."""
 

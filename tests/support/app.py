@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import tornado.httpserver
 import tornado.ioloop
 import tornado.netutil
 
 from engine.config import Config
-from server import Slipway
+from server import DASHBOARD_DIR, Slipway
 from sql.database import Database
 
 
@@ -19,16 +20,22 @@ class RunningApp:
         self.server = server
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
+        """Where the suite's Python clients reach it (Python does not resolve `*.localhost`)."""
+        self.public_url = app.config.public_url
+        """Its configured public URL: the dashboard's address, and OAuth's."""
 
 
-async def open_app(config: Config, *, run_builds: bool = False) -> RunningApp:
-    """Serve the app; its public URL is its real address, so OAuth redirects come back here.
-    Builds stay queued unless `run_builds` starts the dispatcher (tests of the build engine)."""
+async def open_app(config: Config, *, run_builds: bool = False, public_host: str = "127.0.0.1",
+                   dashboard_dir: Path = DASHBOARD_DIR) -> RunningApp:
+    """Serve the app on 127.0.0.1; its public URL is `http://<public_host>:<port>`, so OAuth
+    redirects come back here (a browser test uses `localhost`, the dashboard's usual address).
+    Builds stay queued unless `run_builds` starts the dispatcher (tests of the build engine).
+    `dashboard_dir` is the built dashboard it serves (frontend/dist unless a test has its own)."""
     [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
     port = sock.getsockname()[1]
-    config = replace(config, public_url=f"http://127.0.0.1:{port}")
+    config = replace(config, public_url=f"http://{public_host}:{port}")
     db = await Database.open(config.database_url, config.data_dir)
-    app = Slipway(config, db)
+    app = Slipway(config, db, dashboard_dir=dashboard_dir)
     if run_builds:
         await app.builds.start()
     server = tornado.httpserver.HTTPServer(app)
@@ -42,10 +49,9 @@ async def close_app(running: RunningApp) -> None:
     await running.app.close()
 
 
-def start_app(config: Config, io_loop: tornado.ioloop.IOLoop, *,
-              run_builds: bool = False) -> RunningApp:
+def start_app(config: Config, io_loop: tornado.ioloop.IOLoop, **options) -> RunningApp:
     """`open_app` for synchronous fixtures."""
-    return io_loop.run_sync(lambda: open_app(config, run_builds=run_builds))
+    return io_loop.run_sync(lambda: open_app(config, **options))
 
 
 def stop_app(running: RunningApp, io_loop: tornado.ioloop.IOLoop) -> None:
