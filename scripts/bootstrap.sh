@@ -1,5 +1,7 @@
-# Sourced by scripts/run and scripts/test: make sure .venv holds Slipway's dependencies.
+# Sourced by scripts/run and scripts/test: make sure .venv holds Slipway's dependencies, and that
+# the dashboard is built.
 #   bootstrap_venv [EXTRA]   installs the project (with the optional extra, e.g. "test")
+#   build_dashboard          builds frontend/dist with npm when its sources changed
 # Dependencies are reinstalled only when pyproject.toml changes, so a second start is instant.
 
 SLIPWAY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,4 +60,40 @@ bootstrap_venv() {
     fi
     touch "$stamp"
   fi
+}
+
+# build_dashboard: build frontend/dist when it is missing or older than its sources, running
+# `npm ci` first when node_modules is missing or older than package-lock.json. Returns 1 (after
+# saying why) when Node and npm are missing or a step fails. One build at a time per checkout.
+build_dashboard() {
+  if ! have_node; then
+    say "Node.js 20+ and npm are needed to build the dashboard; install them and run again"
+    return 1
+  fi
+  (
+    cd "$SLIPWAY_ROOT/frontend" || exit 1
+    if command -v flock >/dev/null; then
+      exec 9>"$SLIPWAY_VENV/.dashboard-build.lock" && flock 9
+    fi
+    if [ ! -f node_modules/.package-lock.json ] ||
+       [ package-lock.json -nt node_modules/.package-lock.json ]; then
+      say "installing the dashboard's npm packages (npm ci)"
+      npm ci --no-audit --no-fund --loglevel=error >&2 || { say "npm ci failed"; exit 1; }
+    fi
+    if [ ! -f dist/index.html ] || [ -n "$(dashboard_sources_newer_than dist/index.html)" ]; then
+      say "building the dashboard (npm run build)"
+      npm run --silent build >&2 || { say "the dashboard build failed"; exit 1; }
+    fi
+  )
+}
+
+have_node() {
+  command -v node >/dev/null && command -v npm >/dev/null
+}
+
+# The first dashboard source newer than $1 (empty when the build is up to date); run in frontend/.
+dashboard_sources_newer_than() {
+  local sources=(src index.html package.json package-lock.json vite.config.ts tsconfig.json)
+  [ -d public ] && sources+=(public)
+  find "${sources[@]}" -newer "$1" -print -quit 2>/dev/null
 }
