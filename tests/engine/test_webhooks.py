@@ -11,43 +11,7 @@ import uuid
 import pytest
 
 from tests.support.accounts import sign_in_github_user
-
-
-def push_payload(repo, *, ref: str, before: str, after: str, messages=("update",),
-                 deleted: bool = False) -> dict:
-    commits = [{"id": after, "message": m, "author": {"name": "Ada", "email": "ada@example.com"}}
-               for m in messages]
-    return {
-        "ref": ref, "before": before, "after": after, "created": False, "deleted": deleted,
-        "forced": False, "commits": commits,
-        "head_commit": commits[-1] if commits else None,
-        "repository": {"id": 1, "name": repo.name, "full_name": repo.full_name,
-                       "private": repo.private, "default_branch": repo.default_branch},
-        "pusher": {"name": "ada", "email": "ada@example.com"},
-    }
-
-
-class GitHubSide:
-    """What GitHub does: sign with the hook's secret and POST to the hook's URL."""
-
-    def __init__(self, session, github, repo) -> None:
-        self.session, self.github, self.repo = session, github, repo
-
-    def secret(self) -> str:
-        [hook] = self.github.hooks[self.repo.full_name].values()
-        return hook["config"]["secret"]
-
-    async def deliver(self, event: str, payload: dict, *, guid: str | None = None,
-                      signature: str | None = None, body: bytes | None = None):
-        body = body if body is not None else json.dumps(payload).encode()
-        if signature is None:
-            digest = hmac.new(self.secret().encode(), body, hashlib.sha256).hexdigest()
-            signature = f"sha256={digest}"
-        headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": guid or str(uuid.uuid4()),
-                   "Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/test"}
-        if signature:
-            headers["X-Hub-Signature-256"] = signature
-        return await self.session.api.post("/api/webhooks/github", body=body, headers=headers)
+from tests.support.webhooks import GitHubSide, push_payload
 
 
 @pytest.fixture
@@ -62,7 +26,7 @@ def github_project(builds, github, io_loop):
         project = await session.project(repo.html_url, name="site")
         first = await session.finished(project["latest_build"]["id"])
         assert first["status"] == "passed", await session.text(first["id"])
-        return session, GitHubSide(session, github, repo), project
+        return session, GitHubSide(session.api, github, repo), project
 
     return io_loop.run_sync(setup, timeout=120)
 

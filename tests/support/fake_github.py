@@ -484,6 +484,7 @@ class _Application(tornado.web.Application):
         super().__init__([
             (r"/login/oauth/authorize", AuthorizeHandler),
             (r"/login/oauth/access_token", AccessTokenHandler),
+            (r"/avatars/u/([0-9]+)", AvatarHandler),
             (API_PREFIX + r"/user", UserHandler),
             (API_PREFIX + r"/user/emails", UserEmailsHandler),
             (API_PREFIX + r"/user/repos", UserReposHandler),
@@ -571,6 +572,17 @@ class AuthorizeHandler(BaseHandler):
         code = self.github.issue_code(authorization)
         extra = {"code": code} | ({"state": state} if state is not None else {})
         self.redirect(_add_query(redirect_uri, extra))
+
+
+class AvatarHandler(BaseHandler):
+    """A user's avatar (`avatar_url`), so a browser showing it loads a real image."""
+
+    def get(self, user_id: str) -> None:
+        hue = int(user_id) * 47 % 360
+        self.set_header("Content-Type", "image/svg+xml")
+        self.set_header("Cache-Control", "max-age=300")
+        self.finish(f'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+                    f'<rect width="64" height="64" fill="hsl({hue},60%,55%)"/></svg>')
 
 
 class AccessTokenHandler(BaseHandler):
