@@ -33,7 +33,9 @@ export function BuildPage({ id }: { id: number }) {
   useEvents(["buildStatusUpdate"], (event: BuildStatusEvent) => {
     if (event.buildId !== id) return;
     build.setData((current) => (current ? withStatus(current, event) : current!));
-    if (!isActive(event)) log.catchUp();
+    // The commit (hash, message, author) is known once the build has fetched it.
+    if (event.status !== "queued") void build.reload();
+    if (!isActive(event)) void log.catchUp();
   });
   useEvents(["deploymentUpdate"], (event: { buildId: number; url: string }) => {
     if (event.buildId === id) setDeployment({ url: event.url });

@@ -48,17 +48,22 @@ export function LoginPage({ signedIn, returnTo }: { signedIn: boolean; returnTo:
   };
 
   useEffect(() => {
-    const code = codeFrom(location.hash);
-    if (code) {
-      history.replaceState(null, "", "/login");
-      void exchange(code);
-    } else if (signedIn) {
-      navigate("/", { replace: true });
-    }
+    // A link opened in a tab already showing this page changes only the fragment.
+    const fromFragment = () => {
+      const code = codeFrom(location.hash);
+      if (code) {
+        history.replaceState(null, "", "/login");
+        void exchange(code);
+      }
+      return code;
+    };
+    if (!fromFragment() && signedIn) navigate("/", { replace: true });
+    window.addEventListener("hashchange", fromFragment);
     api<{ github: boolean }>("/auth/providers", { anonymous: true }).then(
       (providers) => setGithub(providers.github),
       () => setGithub(false),
     );
+    return () => window.removeEventListener("hashchange", fromFragment);
   }, []);
 
   const submitPasted = (event: Event) => {

@@ -6,6 +6,7 @@
 import { useMemo, useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
 import { ApiError, api } from "../api/client";
+import { getUser } from "../api/session";
 import { FRAMEWORKS, type GitHubRepo, type Project } from "../api/types";
 import { EnvEditor, type EnvRow } from "../components/EnvEditor";
 import { ErrorNote, Spinner, Time } from "../components/ui";
@@ -22,7 +23,9 @@ type Source = "github" | "url";
 
 export function NewProjectPage() {
   const [, navigate] = useLocation();
-  const [source, setSource] = useState<Source>("github");
+  // An account without GitHub (the local administrator) pastes a URL or a path instead.
+  const githubLinked = getUser()?.github_linked ?? false;
+  const [source, setSource] = useState<Source>(githubLinked ? "github" : "url");
   const [repoUrl, setRepoUrl] = useState("");
   const [chosen, setChosen] = useState<GitHubRepo | null>(null);
   const [name, setName] = useState("");
@@ -98,7 +101,11 @@ export function NewProjectPage() {
             </button>
           </div>
           {source === "github" ? (
-            <RepoPicker chosen={chosen} onChoose={choose} onUseUrl={() => setSource("url")} />
+            githubLinked ? (
+              <RepoPicker chosen={chosen} onChoose={choose} onUseUrl={() => setSource("url")} />
+            ) : (
+              <NotLinked onUseUrl={() => setSource("url")} />
+            )
           ) : (
             <label class="field">
               <span>Git repository URL</span>
@@ -233,14 +240,7 @@ function RepoPicker({ chosen, onChoose, onUseUrl }: { chosen: GitHubRepo | null;
   };
 
   if (first.error instanceof ApiError && first.error.code === "github_not_linked") {
-    return (
-      <div class="stack">
-        <p class="hint">This account is not linked to GitHub (you signed in as the local administrator).</p>
-        <button type="button" class="button" onClick={onUseUrl}>
-          Enter a Git URL or a path instead
-        </button>
-      </div>
-    );
+    return <NotLinked onUseUrl={onUseUrl} />;
   }
   return (
     <div class="stack">
@@ -272,6 +272,17 @@ function RepoPicker({ chosen, onChoose, onUseUrl }: { chosen: GitHubRepo | null;
           {loadingMore ? "Loading…" : "Load more repositories"}
         </button>
       )}
+    </div>
+  );
+}
+
+function NotLinked({ onUseUrl }: { onUseUrl: () => void }) {
+  return (
+    <div class="stack">
+      <p class="hint">This account is not linked to GitHub (you signed in as the local administrator).</p>
+      <button type="button" class="button" onClick={onUseUrl}>
+        Enter a Git URL or a path instead
+      </button>
     </div>
   );
 }

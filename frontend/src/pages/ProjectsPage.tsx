@@ -42,9 +42,6 @@ export function ProjectsPage() {
     <div class="page">
       <div class="page-header">
         <h1>Projects</h1>
-        <Link href="/new" class="button button-primary">
-          New project
-        </Link>
       </div>
       <ErrorNote error={projects.error} />
       {!list && projects.loading && <Spinner label="Loading projects…" />}

@@ -8,7 +8,7 @@ import { api } from "../../api/client";
 import { useEvents } from "../../api/realtime";
 import type { Build, Deployment, Project } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { Badge, Empty, ErrorNote, ExternalLink, Spinner, Time } from "../../components/ui";
+import { Badge, Empty, ErrorNote, ExternalLink, shortSha, Spinner, Time } from "../../components/ui";
 import { previewUrl } from "../../lib/status";
 import { useResource } from "../../lib/useResource";
 
@@ -45,6 +45,9 @@ export function DeploymentsPanel({ project, onChange }: { project: Project; onCh
   const list = deployments.data;
   const anyUrl = list?.[0]?.url;
   const previews = previewBranches(builds.data ?? []);
+  const commits = new Map(
+    (builds.data ?? []).map((b) => [b.id, `${shortSha(b.commit_sha)} ${(b.commit_message ?? "").split("\n", 1)[0]}`]),
+  );
   return (
     <div class="stack">
       <section aria-labelledby="deployments-title">
@@ -63,8 +66,9 @@ export function DeploymentsPanel({ project, onChange }: { project: Project; onCh
                   </Link>
                   <Badge tone={STATUS[deployment.status][0]}>{STATUS[deployment.status][1]}</Badge>
                 </div>
-                <div class="deployment-url">
+                <div class="build-commit">
                   <ExternalLink href={deployment.url} />
+                  {commits.get(deployment.build_id) && <span class="muted commit-message">{commits.get(deployment.build_id)}</span>}
                 </div>
                 <div class="build-meta muted">
                   <Time iso={deployment.created_at} />
@@ -96,7 +100,7 @@ export function DeploymentsPanel({ project, onChange }: { project: Project; onCh
                   <div class="build-main">
                     <span class="tag">{build.branch}</span>
                   </div>
-                  <div class="deployment-url">{url ? <ExternalLink href={url} /> : <span class="muted">address appears after the first deployment</span>}</div>
+                  <div class="build-commit">{url ? <ExternalLink href={url} /> : <span class="muted">address appears after the first deployment</span>}</div>
                   <div class="build-meta muted">
                     <Link href={`/builds/${build.id}`}>Build #{build.id}</Link> · <Time iso={build.finished_at} />
                   </div>
