@@ -5,7 +5,7 @@
  */
 import { io, type Socket } from "socket.io-client";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { SESSION_EXPIRED } from "./client";
+import { ApiError, api, SESSION_EXPIRED } from "./client";
 import { endSession, getToken, onSessionChange } from "./session";
 
 export type ConnectionState = "connecting" | "connected" | "offline";
@@ -30,7 +30,21 @@ function open(token: string): void {
     setState("connected");
     for (const listener of [...connectListeners]) listener();
   });
-  socket.on("disconnect", () => setState("connecting"));
+  socket.on("disconnect", (reason: string) => {
+    setState("connecting");
+    // The server closed the socket itself (a sign-out everywhere revokes the token and
+    // closes its sockets): the client does not retry on its own. Ask the API whether the
+    // session still holds; a 401 ends it, anything else means reconnecting is worth it.
+    if (reason === "io server disconnect") {
+      const current = socket;
+      api("/me").then(
+        () => current?.connect(),
+        (error) => {
+          if (!(error instanceof ApiError && error.status === 401)) setTimeout(() => current?.connect(), 2000);
+        },
+      );
+    }
+  });
   socket.on("connect_error", (error: Error) => {
     if (/unauthorized/i.test(error.message)) {
       endSession(SESSION_EXPIRED);

@@ -148,7 +148,7 @@ export function NewProjectPage() {
               required
             />
             <small class="hint" id="name-help">
-              {name && !nameProblem ? `Your site will be at ${name}.${location.hostname}` : "Lowercase letters, digits and hyphens."}
+              Lowercase letters, digits and hyphens: the name becomes the site's address ({name && !nameProblem ? name : "name"}.your-domain).
             </small>
           </label>
           <ErrorNote>{nameProblem ?? serverNameError}</ErrorNote>

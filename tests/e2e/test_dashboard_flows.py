@@ -1,0 +1,239 @@
+"""What a user does in the dashboard, in Chromium, against the real Slipway, the fake GitHub
+and the real Docker engine: sign in with GitHub, import a repository, watch its first build's
+log live, visit the site, push a change and see the new build arrive without reloading, roll
+back, keep a secret's value out of the page, and see nothing of another user's projects.
+
+Screenshots of each main page are saved under test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.support.accounts import sign_in_github_user
+from tests.support.browser import SITE_TEXT, BrowserApp, node_site_files, sign_in_local_admin
+from tests.support.browser import sign_in_with_github as oauth_sign_in
+
+BUILD_SECONDS = 120
+SECRET_VALUE = "s3cr3t-value-never-shown"
+
+
+async def site_text(page: Page, url: str) -> str:
+    response = await page.goto(url + "/")
+    assert response.status == 200, url
+    return await page.inner_text("#content")
+
+
+async def stored_line_count(app: BrowserApp, token: str, build_id: int) -> int:
+    response = await app.api.get(f"/api/builds/{build_id}/logs?limit=5000",
+                                 headers={"Authorization": f"Bearer {token}"})
+    return len(response.json()["lines"])
+
+
+@pytest.mark.gen_test(timeout=400)
+async def test_a_github_user_deploys_pushes_rolls_back_and_sets_a_secret(
+    slipway, github, github_site, page, page_errors, screenshot, new_page
+):
+    # A slower first version, so its log can be watched while the build runs.
+    github.push(github_site.repo, node_site_files(SITE_TEXT, log_lines=24, delay_ms=250),
+                message="First version")
+
+    # Sign in through GitHub from the sign-in page.
+    await page.goto(slipway.url + "/")
+    await page.wait_for_url("**/login")
+    continue_with_github = page.get_by_role("link", name="Continue with GitHub")
+    await expect(continue_with_github).to_be_visible()
+    await screenshot(page, "sign-in")
+    session = await oauth_sign_in(page, slipway, github, github_site.user,
+                                  start=continue_with_github.click)
+    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    await expect(page.get_by_text("No projects yet")).to_be_visible()
+    assert session["user"]["username"] == "ada"
+    assert "token" not in page.url and "code=" not in page.url
+
+    # Import the repository from the picker.
+    await page.get_by_role("link", name="New project").first.click()
+    await page.get_by_label("Search repositories").fill("hello")
+    await page.get_by_role("button", name="Import ada/hello-site").click()
+    await expect(page.get_by_label("Project name")).to_have_value("hello-site")
+    await expect(page.get_by_label("Branch")).to_have_value("main")
+    await page.get_by_label("Project name").fill("hello")
+    await screenshot(page, "new-project")
+    await page.get_by_role("button", name="Deploy").click()
+
+    # Creating it lands on the first build, whose lines arrive while it runs.
+    await page.wait_for_url(re.compile(r"/builds/\d+$"))
+    first_build = int(page.url.rsplit("/", 1)[1])
+    status = page.get_by_test_id("build-status")
+    await expect(page.locator(".log-line", has_text="building page 4 of 24")).to_be_visible(
+        timeout=BUILD_SECONDS * 1000)
+    await expect(status).to_have_text("Building")
+    await screenshot(page, "build-running")
+    await expect(status).to_have_text("Ready", timeout=BUILD_SECONDS * 1000)
+    await expect(page.locator(".log-line", has_text="wrote dist/index.html")).to_be_visible()
+    await screenshot(page, "build-passed")
+
+    # The lines followed live are exactly the stored ones: a replay shows the same count.
+    stored = await stored_line_count(slipway, session["token"], first_build)
+    line_count = page.get_by_text(re.compile(r"^[\d,]+ lines$"))
+    await expect(line_count).to_have_text(f"{stored:,} lines")
+    await page.reload()
+    await expect(line_count).to_have_text(f"{stored:,} lines")
+
+    site = await new_page()
+    assert await site_text(site, slipway.site_url("hello")) == SITE_TEXT
+
+    # The project page, then a signed push: the new build appears without a reload.
+    await page.get_by_role("link", name="hello", exact=True).click()
+    await expect(page.get_by_role("heading", name=re.compile("^hello"))).to_be_visible()
+    await expect(page.get_by_test_id("build-row")).to_have_count(1)
+    await expect(page.get_by_test_id("project-status")).to_have_text("Live")
+    await screenshot(page, "project")
+    await page.evaluate("window.__notReloaded = true")
+    answer = await github_site.push("Version two", message="Ship version two")
+    assert answer.status == 202, answer.body
+    new_row = page.get_by_test_id("build-row").filter(has_text="Ship version two")
+    await expect(new_row).to_be_visible()
+    await expect(new_row.get_by_text("Ready")).to_be_visible(timeout=BUILD_SECONDS * 1000)
+    assert await page.evaluate("window.__notReloaded") is True
+    assert await site_text(site, slipway.site_url("hello")) == "Version two"
+
+    # Roll back to the first deployment, confirmed in a dialog: the old content is served.
+    await page.get_by_role("link", name="Deployments", exact=True).click()
+    first_row = page.locator(f'[data-testid="deployment-row"][data-build="{first_build}"]')
+    await expect(first_row.get_by_text("Superseded")).to_be_visible()
+    await first_row.get_by_role("button", name="Roll back").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_be_visible()
+    await screenshot(page, "rollback-confirm")
+    await dialog.get_by_role("button", name="Roll back").click()
+    await expect(page.get_by_text(f"Build #{first_build} is live again.")).to_be_visible()
+    await expect(first_row.get_by_text("Live")).to_be_visible()
+    await screenshot(page, "deployments")
+    assert await site_text(site, slipway.site_url("hello")) == SITE_TEXT
+
+    # A secret: its name is listed, its value never appears in the page again.
+    await page.get_by_role("link", name="Environment", exact=True).click()
+    await page.get_by_label("Name", exact=True).fill("API_TOKEN")
+    await page.get_by_label("Value", exact=True).fill(SECRET_VALUE)
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_test_id("secret-row").filter(has_text="API_TOKEN")).to_be_visible()
+    assert await page.get_by_label("Value", exact=True).input_value() == ""
+    await screenshot(page, "environment")
+    for _ in range(2):
+        assert SECRET_VALUE not in await page.content()
+        assert SECRET_VALUE not in await page.evaluate("JSON.stringify(localStorage)")
+        await page.reload()
+        await expect(page.get_by_test_id("secret-row")).to_have_count(1)
+
+    # The webhook inbox shows the push and its decision; settings show the deploy hook tools.
+    await page.get_by_role("link", name="Webhooks", exact=True).click()
+    await expect(page.get_by_text(re.compile(r"built #\d+"))).to_be_visible()
+    await screenshot(page, "webhooks")
+    await page.get_by_role("link", name="Settings", exact=True).click()
+    await expect(page.get_by_role("button", name="Delete project")).to_be_visible()
+    await screenshot(page, "settings")
+
+    # At phone width the pages fit the screen.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/", f"/builds/{first_build}"):
+        await page.goto(slipway.url + path)
+        await page.wait_for_load_state("networkidle")
+        assert await page.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth"), path
+    await screenshot(page, "build-phone")
+    page_errors.assert_none()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_another_user_sees_none_of_the_first_users_projects(
+    slipway_factory, github, page, page_errors, screenshot
+):
+    app = await slipway_factory()
+    ada = github.add_user("ada")
+    bob = github.add_user("bob")
+    repo = github.add_repo(ada, "private-site", private=True)
+    owner = await sign_in_github_user(app.running, app.api, ada.id, "ada", ada.token)
+    created = await app.api.post("/api/projects", headers=owner.headers,
+                                 json_body={"name": "adas-site", "repo_url": repo.html_url})
+    assert created.status == 201, created.body
+    project = created.json()
+
+    await oauth_sign_in(page, app, github, bob)
+    await expect(page.get_by_text("No projects yet")).to_be_visible()
+    assert "adas-site" not in await page.content()
+    await page.goto(f"{app.url}/projects/{project['id']}")
+    await expect(page.get_by_text("Project not found")).to_be_visible()
+    await page.goto(f"{app.url}/builds/{project['latest_build']['id']}")
+    await expect(page.get_by_text("Build not found")).to_be_visible()
+    await screenshot(page, "other-users-build")
+    assert "adas-site" not in await page.content()
+    page_errors.assert_none(ignore=["404"])
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_names_are_checked_as_typed_and_the_servers_conflict_is_shown(
+    slipway_factory, page, page_errors, tmp_path
+):
+    app = await slipway_factory()
+    await sign_in_local_admin(page, app)
+    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    token = await page.evaluate("localStorage.getItem('slipway.token')")
+    taken = await app.api.post("/api/projects", headers={"Authorization": f"Bearer {token}"},
+                               json_body={"name": "taken", "repo_url": "https://example.com/a.git"})
+    assert taken.status == 201, taken.body
+
+    await page.get_by_role("link", name="New project").first.click()
+    # The local administrator is not linked to GitHub: a URL (or a path) is asked for.
+    await page.get_by_label("Git repository URL").fill("https://example.com/b.git")
+    name = page.get_by_label("Project name")
+    await name.fill("My Site")
+    await expect(page.get_by_text("Use lowercase letters only.")).to_be_visible()
+    await name.fill("api")
+    await expect(page.get_by_text("“api” is reserved by Slipway.")).to_be_visible()
+    await name.fill("taken")
+    await expect(page.get_by_role("alert")).to_have_count(0)
+    await page.get_by_role("button", name="Deploy").click()
+    await expect(page.get_by_role("alert")).to_have_text("the name taken is already taken")
+    assert page.url.endswith("/new")
+    page_errors.assert_none(ignore=["409"])
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_revoked_session_returns_to_sign_in_with_a_message(
+    slipway_factory, page, page_errors
+):
+    app = await slipway_factory()
+    session = await sign_in_local_admin(page, app)
+    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+    # Signing out everywhere (another tab, another device) revokes this tab's token too.
+    revoked = await app.api.post("/api/auth/logout",
+                                 headers={"Authorization": f"Bearer {session['token']}"})
+    assert revoked.status == 204
+    ended = page.get_by_text("Your session has ended. Sign in again to continue.")
+    await expect(ended).to_be_visible()
+    assert page.url.endswith("/login")
+    assert await page.evaluate("localStorage.getItem('slipway.token')") is None
+    page_errors.assert_none(ignore=["401"])
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_signing_out_revokes_the_token_and_a_reload_keeps_a_session(
+    slipway_factory, page, page_errors
+):
+    app = await slipway_factory()
+    session = await sign_in_local_admin(page, app)
+    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+    await page.get_by_role("button", name=re.compile("admin")).click()
+    await page.get_by_role("menuitem", name="Sign out").click()
+    await expect(page.get_by_text("You have signed out.")).to_be_visible()
+    me = await app.api.get("/api/me", headers={"Authorization": f"Bearer {session['token']}"})
+    assert me.status == 401
+    page_errors.assert_none()
