@@ -8,6 +8,7 @@ Screenshots of each main page are saved under test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -16,6 +17,7 @@ from playwright.async_api import Page, expect
 from tests.support.accounts import sign_in_github_user
 from tests.support.browser import SITE_TEXT, BrowserApp, node_site_files, sign_in_local_admin
 from tests.support.browser import sign_in_with_github as oauth_sign_in
+from tests.support.repos import make_repo
 
 BUILD_SECONDS = 120
 SECRET_VALUE = "s3cr3t-value-never-shown"
@@ -236,4 +238,130 @@ async def test_signing_out_revokes_the_token_and_a_reload_keeps_a_session(
     await expect(page.get_by_text("You have signed out.")).to_be_visible()
     me = await app.api.get("/api/me", headers={"Authorization": f"Bearer {session['token']}"})
     assert me.status == 401
+    page_errors.assert_none()
+
+
+async def local_admin_project(app: BrowserApp, page: Page, **fields) -> dict:
+    """Sign the browser in as the local administrator and create a project with its token."""
+    await sign_in_local_admin(page, app)
+    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    token = await page.evaluate("localStorage.getItem('slipway.token')")
+    created = await app.api.post("/api/projects", headers={"Authorization": f"Bearer {token}"},
+                                 json_body=fields)
+    assert created.status == 201, created.body
+    return created.json()
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_settings_rename_override_create_a_deploy_hook_and_delete_with_the_name_typed(
+    slipway_factory, page, page_errors, screenshot
+):
+    app = await slipway_factory()
+    project = await local_admin_project(app, page, name="blog",
+                                        repo_url="https://example.com/blog.git")
+    await page.goto(f"{app.url}/projects/{project['id']}/settings")
+
+    await page.get_by_label("Project name").fill("journal")
+    await page.get_by_label("Build command").fill("npm run build:site")
+    await page.get_by_label("Output directory").fill("../outside")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_role("alert")).to_contain_text("output_dir")
+    await page.get_by_label("Output directory").fill("public")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    await expect(page.get_by_role("heading", name=re.compile("^journal"))).to_be_visible()
+    saved = (await app.api.get(f"/api/projects/{project['id']}", headers={
+        "Authorization": f"Bearer {await page.evaluate('localStorage.getItem(`slipway.token`)')}"
+    })).json()
+    assert (saved["name"], saved["build_command"], saved["output_dir"]) == (
+        "journal", "npm run build:site", "public")
+
+    # A deploy hook's URL is shown once, then only its existence.
+    await page.get_by_role("button", name="Create deploy hook").click()
+    hook_url = page.locator(".hook-url")
+    await expect(hook_url).to_contain_text(f"{app.url}/api/hooks/")
+    await expect(page.get_by_text("Hook #1")).to_be_visible()
+    await page.get_by_role("button", name="Clear build cache").click()
+    await expect(page.get_by_text("Cache cleared")).to_be_visible()
+    await screenshot(page, "settings")
+    await page.reload()
+    await expect(page.get_by_text("Hook #1")).to_be_visible()
+    await expect(hook_url).to_have_count(0)
+
+    # Deleting asks for the name, typed.
+    await page.get_by_role("button", name="Delete project").click()
+    dialog = page.get_by_role("dialog")
+    confirm = dialog.get_by_role("button", name="Delete project")
+    await expect(confirm).to_be_disabled()
+    await dialog.get_by_label(re.compile("Type journal to confirm")).fill("journa")
+    await expect(confirm).to_be_disabled()
+    await dialog.get_by_label(re.compile("Type journal to confirm")).fill("journal")
+    await confirm.click()
+    await expect(page.get_by_text("No projects yet")).to_be_visible()
+    page_errors.assert_none(ignore=["400"])
+
+
+FAILING_BUILD = """\
+console.log('\\x1b[32mcompiled\\x1b[0m 3 modules');
+console.error('warning: something on stderr');
+console.log('the needle is here');
+for (let i = 0; i < 40; i++) console.log('filler line ' + i);
+console.error('\\x1b[31mError: could not render page\\x1b[0m');
+process.exit(2);
+"""
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_a_failed_build_shows_its_reason_and_its_log_can_be_searched_linked_and_downloaded(
+    slipway, page, page_errors, screenshot, tmp_path
+):
+    repo = make_repo(tmp_path / "broken", {
+        "package.json": json.dumps({"name": "broken", "version": "1.0.0",
+                                    "scripts": {"build": "node build.js"}}),
+        "build.js": FAILING_BUILD,
+    })
+    project = await local_admin_project(slipway, page, name="broken", repo_url=str(repo))
+    build_id = project["latest_build"]["id"]
+    await page.goto(f"{slipway.url}/builds/{build_id}")
+
+    await expect(page.get_by_test_id("build-status")).to_have_text(
+        "Failed", timeout=BUILD_SECONDS * 1000)
+    await expect(page.get_by_test_id("build-error")).to_contain_text("2")
+    await expect(page.locator(".fact", has_text="Exit code")).to_contain_text("2")
+
+    # Colours are rendered, escape codes are not, stderr is marked.
+    compiled = page.locator(".log-line", has_text="compiled 3 modules")
+    await expect(compiled.locator("span[style*='color']")).to_have_text("compiled")
+    assert "\x1b" not in await compiled.inner_text()
+    assert "[32m" not in await page.content()
+    await expect(page.locator(".log-line-err", has_text="warning: something on stderr")
+                 ).to_be_visible()
+
+    # Search finds the line and scrolls to it.
+    await page.get_by_label("Search log").fill("needle")
+    await expect(page.get_by_text("1 of 1")).to_be_visible()
+    needle = page.locator(".log-line-current")
+    await expect(needle).to_contain_text("the needle is here")
+    line = await needle.get_attribute("data-line")
+
+    # A line link survives a reload and selects the line.
+    await needle.locator(".log-number").click()
+    assert page.url.endswith(f"#L{line}")
+    await page.reload()
+    selected = page.locator(".log-line-selected")
+    await expect(selected).to_contain_text("the needle is here")
+    await expect(selected).to_be_in_viewport()
+    await screenshot(page, "failed-build")
+
+    # The download is the plain text of every line.
+    async with page.expect_download() as waiting:
+        await page.get_by_role("button", name="Download").click()
+    download = await waiting.value
+    text = (tmp_path / "log.txt")
+    await download.save_as(text)
+    content = text.read_text()
+    assert "the needle is here\n" in content
+    assert "Error: could not render page" in content
+    assert "\x1b" not in content
+    assert download.suggested_filename == f"slipway-build-{build_id}.log"
     page_errors.assert_none()
