@@ -94,14 +94,29 @@ async def test_a_github_user_deploys_pushes_rolls_back_and_sets_a_secret(
     await expect(page.get_by_test_id("build-row")).to_have_count(1)
     await expect(page.get_by_test_id("project-status")).to_have_text("Live")
     await screenshot(page, "project")
+    # The project list, in another tab, follows the new build too.
+    projects = await page.context.new_page()
+    await projects.goto(slipway.url + "/")
+    card = projects.get_by_test_id("project-card").filter(has_text="hello")
+    await expect(card.get_by_test_id("project-status")).to_have_text("Live")
     await page.evaluate("window.__notReloaded = true")
     answer = await github_site.push("Version two", message="Ship version two")
     assert answer.status == 202, answer.body
     new_row = page.get_by_test_id("build-row").filter(has_text="Ship version two")
     await expect(new_row).to_be_visible()
+    await expect(card).to_contain_text("Ship version two")
     await expect(new_row.get_by_text("Ready")).to_be_visible(timeout=BUILD_SECONDS * 1000)
+    await expect(card.get_by_test_id("project-status")).to_have_text("Live")
     assert await page.evaluate("window.__notReloaded") is True
     assert await site_text(site, slipway.site_url("hello")) == "Version two"
+    await screenshot(projects, "projects")
+    await projects.close()
+
+    # A push to another branch builds a preview at its own address; production is untouched.
+    answer = await github_site.push("A preview", message="Try a feature", branch="feature/x")
+    assert answer.status == 202, answer.body
+    preview_row = page.get_by_test_id("build-row").filter(has_text="Try a feature")
+    await expect(preview_row.get_by_text("Ready")).to_be_visible(timeout=BUILD_SECONDS * 1000)
 
     # Roll back to the first deployment, confirmed in a dialog: the old content is served.
     await page.get_by_role("link", name="Deployments", exact=True).click()
@@ -114,8 +129,12 @@ async def test_a_github_user_deploys_pushes_rolls_back_and_sets_a_secret(
     await dialog.get_by_role("button", name="Roll back").click()
     await expect(page.get_by_text(f"Build #{first_build} is live again.")).to_be_visible()
     await expect(first_row.get_by_text("Live")).to_be_visible()
+    previews = page.get_by_role("list", name="Preview branches")
+    await expect(previews).to_contain_text("feature/x")
     await screenshot(page, "deployments")
     assert await site_text(site, slipway.site_url("hello")) == SITE_TEXT
+    preview_url = await previews.get_by_role("link", name=re.compile("^git-")).get_attribute("href")
+    assert await site_text(site, preview_url) == "A preview"
 
     # A secret: its name is listed, its value never appears in the page again.
     await page.get_by_role("link", name="Environment", exact=True).click()
@@ -130,6 +149,18 @@ async def test_a_github_user_deploys_pushes_rolls_back_and_sets_a_secret(
         assert SECRET_VALUE not in await page.evaluate("JSON.stringify(localStorage)")
         await page.reload()
         await expect(page.get_by_test_id("secret-row")).to_have_count(1)
+
+    await page.get_by_role("button", name="Delete").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    await expect(page.get_by_text("No environment variables")).to_be_visible()
+
+    # "Deploy now" opens the new build, which can be canceled.
+    await page.get_by_role("button", name="Deploy now").click()
+    await page.wait_for_url(re.compile(r"/builds/\d+$"))
+    await page.get_by_role("button", name="Cancel build").click()
+    await expect(page.get_by_test_id("build-status")).to_have_text("Canceled",
+                                                                   timeout=BUILD_SECONDS * 1000)
+    await page.go_back()
 
     # The webhook inbox shows the push and its decision; settings show the deploy hook tools.
     await page.get_by_role("link", name="Webhooks", exact=True).click()
