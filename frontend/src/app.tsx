@@ -2,11 +2,11 @@
  * The dashboard's shell: the route table, the sign-in gate, and the header every page shares.
  * Routes are real paths (the server answers every one of them with index.html).
  */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { Link, Redirect, Route, Switch, useLocation } from "wouter-preact";
 import { api } from "./api/client";
 import { useConnectionState } from "./api/realtime";
-import { endSession, getToken, getUser, onSessionChange, updateUser } from "./api/session";
+import { endSession, getToken, getUser, onSessionChange, rememberReturnPath, updateUser } from "./api/session";
 import type { User } from "./api/types";
 import { BuildPage } from "./pages/BuildPage";
 import { LoginPage } from "./pages/LoginPage";
@@ -14,8 +14,6 @@ import { NewProjectPage } from "./pages/NewProjectPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { ProjectPage } from "./pages/ProjectPage";
 import { ProjectsPage } from "./pages/ProjectsPage";
-
-const RETURN_KEY = "slipway.return";
 
 function useSession(): { token: string | null; user: User | null } {
   const [session, setSession] = useState(() => ({ token: getToken(), user: getUser() }));
@@ -28,10 +26,10 @@ export function App() {
   const [location] = useLocation();
 
   if (location === "/login") {
-    return <LoginPage signedIn={token !== null} returnTo={sessionStorage.getItem(RETURN_KEY) ?? "/"} />;
+    return <LoginPage signedIn={token !== null} />;
   }
   if (!token) {
-    sessionStorage.setItem(RETURN_KEY, location + location_suffix());
+    rememberReturnPath(location + window.location.search + window.location.hash);
     return <Redirect to="/login" replace />;
   }
   return (
@@ -50,15 +48,21 @@ export function App() {
   );
 }
 
-function location_suffix(): string {
-  return window.location.search + window.location.hash;
-}
-
 function Header({ user }: { user: User | null }) {
   const connection = useConnectionState();
   const [location] = useLocation();
   const onProjects = location === "/" || location.startsWith("/projects");
   const [menuOpen, setMenuOpen] = useState(false);
+  const menu = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    if (!menuOpen) return;
+    const closeOutside = (event: MouseEvent) => {
+      if (!menu.current?.contains(event.target as Node)) setMenuOpen(false);
+    };
+    document.addEventListener("click", closeOutside);
+    return () => document.removeEventListener("click", closeOutside);
+  }, [menuOpen]);
 
   // Refresh the profile once per page load (the avatar or name may have changed on GitHub).
   useEffect(() => {
@@ -96,7 +100,7 @@ function Header({ user }: { user: User | null }) {
         <Link href="/new" class="button button-primary button-small">
           New project
         </Link>
-        <div class="user-menu">
+        <div class="user-menu" ref={menu}>
           <button
             type="button"
             class="user-button"

@@ -255,7 +255,7 @@ async def test_a_revoked_session_returns_to_sign_in_with_a_message(
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_signing_out_revokes_the_token_and_a_reload_keeps_a_session(
+async def test_a_reload_keeps_the_session_signing_out_revokes_it_and_sign_in_returns_to_the_page(
     slipway_factory, page, page_errors
 ):
     app = await slipway_factory()
@@ -269,6 +269,13 @@ async def test_signing_out_revokes_the_token_and_a_reload_keeps_a_session(
     await expect(page.get_by_text("You have signed out.")).to_be_visible()
     me = await app.api.get("/api/me", headers={"Authorization": f"Bearer {session['token']}"})
     assert me.status == 401
+
+    # A page asked for while signed out is where signing in lands.
+    await page.goto(app.url + "/new")
+    await page.wait_for_url("**/login")
+    await sign_in_local_admin(page, app)
+    await expect(page.get_by_role("heading", name="New project")).to_be_visible()
+    assert page.url == app.url + "/new"
     page_errors.assert_none()
 
 

@@ -8,6 +8,7 @@ import type { User } from "./types";
 const TOKEN_KEY = "slipway.token";
 const USER_KEY = "slipway.user";
 const NOTICE_KEY = "slipway.notice";
+const RETURN_KEY = "slipway.return";
 
 type Listener = () => void;
 const listeners = new Set<Listener>();
@@ -50,6 +51,18 @@ export function takeNotice(): string | null {
   const notice = sessionStorage.getItem(NOTICE_KEY);
   sessionStorage.removeItem(NOTICE_KEY);
   return notice;
+}
+
+/** Where to go after signing in: the page that asked for a session. */
+export function rememberReturnPath(path: string): void {
+  sessionStorage.setItem(RETURN_KEY, path);
+}
+
+/** The remembered page (only a path of this dashboard, never the sign-in page), read once. */
+export function takeReturnPath(): string {
+  const path = sessionStorage.getItem(RETURN_KEY) ?? "/";
+  sessionStorage.removeItem(RETURN_KEY);
+  return path.startsWith("/") && !path.startsWith("//") && !path.startsWith("/login") ? path : "/";
 }
 
 export function onSessionChange(listener: Listener): () => void {

@@ -6,11 +6,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
 import { api, errorMessage } from "../api/client";
-import { startSession, takeNotice } from "../api/session";
+import { startSession, takeNotice, takeReturnPath } from "../api/session";
 import type { User } from "../api/types";
 import { ErrorNote, Spinner } from "../components/ui";
-
-const RETURN_KEY = "slipway.return";
 
 function codeFrom(text: string): string | null {
   const match = /(?:^|[#&?])code=([^&\s]+)/.exec(text.trim());
@@ -18,7 +16,7 @@ function codeFrom(text: string): string | null {
   return /^[A-Za-z0-9_-]{16,}$/.test(text.trim()) ? text.trim() : null;
 }
 
-export function LoginPage({ signedIn, returnTo }: { signedIn: boolean; returnTo: string }) {
+export function LoginPage({ signedIn }: { signedIn: boolean }) {
   const [, navigate] = useLocation();
   const [notice] = useState(() => takeNotice());
   const [error, setError] = useState<string | null>(null);
@@ -35,8 +33,7 @@ export function LoginPage({ signedIn, returnTo }: { signedIn: boolean; returnTo:
         anonymous: true,
       });
       startSession(session.token, session.user);
-      sessionStorage.removeItem(RETURN_KEY);
-      navigate(returnTo.startsWith("/") && !returnTo.startsWith("/login") ? returnTo : "/", { replace: true });
+      navigate(takeReturnPath(), { replace: true });
     } catch (err) {
       setBusy(false);
       setError(
