@@ -326,9 +326,13 @@ async def test_settings_rename_override_create_a_deploy_hook_and_delete_with_the
     await expect(page.get_by_text("Hook #1")).to_be_visible()
     await expect(hook_url).to_have_count(0)
 
-    # Deleting asks for the name, typed.
+    # Deleting asks for the name, typed; Escape backs out.
     await page.get_by_role("button", name="Delete project").click()
     dialog = page.get_by_role("dialog")
+    await expect(dialog).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await page.get_by_role("button", name="Delete project").click()
     confirm = dialog.get_by_role("button", name="Delete project")
     await expect(confirm).to_be_disabled()
     await dialog.get_by_label(re.compile("Type journal to confirm")).fill("journa")
@@ -402,4 +406,29 @@ async def test_a_failed_build_shows_its_reason_and_its_log_can_be_searched_linke
     assert "Error: could not render page" in content
     assert "\x1b" not in content
     assert download.suggested_filename == f"slipway-build-{build_id}.log"
+    page_errors.assert_none()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_dashboard_can_be_used_with_the_keyboard(slipway_factory, page, page_errors):
+    app = await slipway_factory()
+    await sign_in_local_admin(page, app)
+    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+    focused = []
+    for _ in range(12):
+        await page.keyboard.press("Tab")
+        focused.append(await page.evaluate("document.activeElement.textContent.trim()"))
+        if focused[-1] == "New project":
+            break
+    assert focused[0] == "Skip to content", focused
+    assert focused[-1] == "New project", focused
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="New project")).to_be_visible()
+    await page.get_by_label("Git repository URL").focus()
+    await page.keyboard.type("https://example.com/site.git")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("keyboard-site")
+    await page.keyboard.press("Enter")  # submits the form
+    await page.wait_for_url(re.compile(r"/builds/\d+$"))
     page_errors.assert_none()
