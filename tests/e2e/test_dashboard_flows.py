@@ -29,6 +29,13 @@ async def site_text(page: Page, url: str) -> str:
     return await page.inner_text("#content")
 
 
+async def signed_in_admin(page: Page, app: BrowserApp) -> dict:
+    """The local administrator, signed in through the dashboard, on the projects page."""
+    session = await sign_in_local_admin(page, app)
+    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    return session
+
+
 async def stored_line_count(app: BrowserApp, token: str, build_id: int) -> int:
     response = await app.api.get(f"/api/builds/{build_id}/logs?limit=5000",
                                  headers={"Authorization": f"Bearer {token}"})
@@ -212,10 +219,9 @@ async def test_names_are_checked_as_typed_and_the_servers_conflict_is_shown(
     slipway_factory, page, page_errors, tmp_path
 ):
     app = await slipway_factory()
-    await sign_in_local_admin(page, app)
-    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
-    token = await page.evaluate("localStorage.getItem('slipway.token')")
-    taken = await app.api.post("/api/projects", headers={"Authorization": f"Bearer {token}"},
+    session = await signed_in_admin(page, app)
+    taken = await app.api.post("/api/projects",
+                               headers={"Authorization": f"Bearer {session['token']}"},
                                json_body={"name": "taken", "repo_url": "https://example.com/a.git"})
     assert taken.status == 201, taken.body
 
@@ -240,8 +246,7 @@ async def test_a_revoked_session_returns_to_sign_in_with_a_message(
     slipway_factory, page, page_errors
 ):
     app = await slipway_factory()
-    session = await sign_in_local_admin(page, app)
-    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    session = await signed_in_admin(page, app)
 
     # Signing out everywhere (another tab, another device) revokes this tab's token too.
     revoked = await app.api.post("/api/auth/logout",
@@ -259,8 +264,7 @@ async def test_a_reload_keeps_the_session_signing_out_revokes_it_and_sign_in_ret
     slipway_factory, page, page_errors
 ):
     app = await slipway_factory()
-    session = await sign_in_local_admin(page, app)
-    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    session = await signed_in_admin(page, app)
     await page.reload()
     await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
 
@@ -281,11 +285,9 @@ async def test_a_reload_keeps_the_session_signing_out_revokes_it_and_sign_in_ret
 
 async def local_admin_project(app: BrowserApp, page: Page, **fields) -> dict:
     """Sign the browser in as the local administrator and create a project with its token."""
-    await sign_in_local_admin(page, app)
-    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
-    token = await page.evaluate("localStorage.getItem('slipway.token')")
-    created = await app.api.post("/api/projects", headers={"Authorization": f"Bearer {token}"},
-                                 json_body=fields)
+    session = await signed_in_admin(page, app)
+    created = await app.api.post("/api/projects", json_body=fields,
+                                 headers={"Authorization": f"Bearer {session['token']}"})
     assert created.status == 201, created.body
     return created.json()
 
@@ -412,8 +414,7 @@ async def test_a_failed_build_shows_its_reason_and_its_log_can_be_searched_linke
 @pytest.mark.gen_test(timeout=60)
 async def test_the_dashboard_can_be_used_with_the_keyboard(slipway_factory, page, page_errors):
     app = await slipway_factory()
-    await sign_in_local_admin(page, app)
-    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    await signed_in_admin(page, app)
 
     focused = []
     for _ in range(12):

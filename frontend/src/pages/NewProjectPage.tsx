@@ -7,8 +7,9 @@ import { useMemo, useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
 import { ApiError, api } from "../api/client";
 import { getUser } from "../api/session";
-import { FRAMEWORKS, type GitHubRepo, type Project } from "../api/types";
+import type { GitHubRepo, Project } from "../api/types";
 import { EnvEditor, type EnvRow } from "../components/EnvEditor";
+import { FrameworkSelect } from "../components/FrameworkSelect";
 import { ErrorNote, Spinner, Time } from "../components/ui";
 import { projectNameProblem, suggestProjectName } from "../lib/projectName";
 import { useResource } from "../lib/useResource";
@@ -160,17 +161,7 @@ export function NewProjectPage() {
           <details class="details">
             <summary>Build settings</summary>
             <div class="stack">
-              <label class="field">
-                <span>Framework</span>
-                <select value={framework} onChange={(e) => setFramework(e.currentTarget.value)}>
-                  <option value="">Detect automatically</option>
-                  {Object.entries(FRAMEWORKS).map(([value, label]) => (
-                    <option key={value} value={value}>
-                      {label}
-                    </option>
-                  ))}
-                </select>
-              </label>
+              <FrameworkSelect value={framework} onChange={setFramework} />
               <ErrorNote>{fieldError("framework")}</ErrorNote>
               <Override label="Install command" value={installCommand} onInput={setInstallCommand} placeholder="detected, e.g. npm ci" error={fieldError("install_command")} />
               <Override label="Build command" value={buildCommand} onInput={setBuildCommand} placeholder="detected, e.g. npm run build" error={fieldError("build_command")} />

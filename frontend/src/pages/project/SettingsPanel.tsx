@@ -6,7 +6,8 @@ import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
 import { ApiError, api, errorMessage } from "../../api/client";
-import { type DeployHook, FRAMEWORKS, type Project } from "../../api/types";
+import type { DeployHook, Project } from "../../api/types";
+import { FrameworkSelect } from "../../components/FrameworkSelect";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { CopyButton, ErrorNote, Time } from "../../components/ui";
 import { projectNameProblem } from "../../lib/projectName";
@@ -76,17 +77,8 @@ export function SettingsPanel({ project, onSaved }: { project: Project; onSaved:
           <input value={form.branch} onInput={(e) => set("branch", e.currentTarget.value)} spellcheck={false} />
         </label>
         <ErrorNote>{fieldError("branch")}</ErrorNote>
-        <label class="field">
-          <span>Framework</span>
-          <select value={form.framework} onChange={(e) => set("framework", e.currentTarget.value)}>
-            <option value="">Detect automatically</option>
-            {Object.entries(FRAMEWORKS).map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FrameworkSelect value={form.framework} onChange={(value) => set("framework", value)} />
+        <ErrorNote>{fieldError("framework")}</ErrorNote>
         {OVERRIDES.map(([key, label, placeholder]) => (
           <Fragment key={key}>
             <label class="field">
