@@ -433,3 +433,31 @@ async def test_the_dashboard_can_be_used_with_the_keyboard(slipway_factory, page
     await page.keyboard.press("Enter")  # submits the form
     await page.wait_for_url(re.compile(r"/builds/\d+$"))
     page_errors.assert_none()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_repository_picker_pages_and_searches_every_page(
+    slipway_factory, github, page, page_errors
+):
+    app = await slipway_factory()
+    ada = github.add_user("ada")
+    github.add_repo(ada, "zebra-site")  # the oldest: on the last page
+    for n in range(35):
+        github.add_repo(ada, f"repo-{n:02}")
+    await oauth_sign_in(page, app, github, ada)
+    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+    await page.get_by_role("link", name="New project").first.click()
+    repos = page.get_by_role("list", name="Repositories").get_by_role("listitem")
+    await expect(repos).to_have_count(30)
+    await page.get_by_role("button", name="Load more repositories").click()
+    await expect(repos).to_have_count(36)
+    await expect(page.get_by_role("button", name="Load more repositories")).to_have_count(0)
+
+    await page.reload()
+    await expect(repos).to_have_count(30)
+    await page.get_by_label("Search repositories").fill("zebra")
+    await expect(repos).to_have_count(1)
+    await page.get_by_role("button", name="Import ada/zebra-site").click()
+    await expect(page.get_by_label("Project name")).to_have_value("zebra-site")
+    page_errors.assert_none()

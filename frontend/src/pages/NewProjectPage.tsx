@@ -3,7 +3,7 @@
  * Git URL, name it (checked as you type; the server's answer on a conflict is shown at the
  * field), adjust the build, add environment variables. Creating it opens its first build's log.
  */
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
 import { ApiError, api } from "../api/client";
 import { getUser } from "../api/session";
@@ -21,6 +21,8 @@ interface RepoPage {
 }
 
 type Source = "github" | "url";
+
+const MAX_SEARCHED_PAGES = 20;
 
 export function NewProjectPage() {
   const [, navigate] = useLocation();
@@ -230,6 +232,12 @@ function RepoPicker({ chosen, onChoose, onUseUrl }: { chosen: GitHubRepo | null;
     }
   };
 
+  // A search covers every repository, not only the pages loaded so far: keep loading while
+  // there are more (bounded, for accounts with thousands).
+  useEffect(() => {
+    if (needle && next && !loadingMore && !moreError && pages.length < MAX_SEARCHED_PAGES) void loadMore();
+  }, [needle, next, loadingMore]);
+
   if (first.error instanceof ApiError && first.error.code === "github_not_linked") {
     return <NotLinked onUseUrl={onUseUrl} />;
   }
@@ -254,7 +262,8 @@ function RepoPicker({ chosen, onChoose, onUseUrl }: { chosen: GitHubRepo | null;
               </button>
             </li>
           ))}
-          {!shown.length && <li class="repo muted">{needle ? `No repository matches “${query}”${next ? " in those loaded so far" : ""}.` : "No repositories."}</li>}
+          {!shown.length && !loadingMore && <li class="repo muted">{needle ? `No repository matches “${query}”${next ? " in those loaded so far" : ""}.` : "No repositories."}</li>}
+          {loadingMore && <li class="repo muted">Loading more repositories…</li>}
         </ul>
       )}
       <ErrorNote error={moreError} />
