@@ -8,12 +8,14 @@ Screenshots of each main page are saved under test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 import pytest
 from playwright.async_api import Page, expect
 
+from handlers.realtime import disconnect_user
 from tests.support.accounts import sign_in_github_user
 from tests.support.browser import SITE_TEXT, BrowserApp, node_site_files, sign_in_local_admin
 from tests.support.browser import sign_in_with_github as oauth_sign_in
@@ -460,4 +462,40 @@ async def test_the_repository_picker_pages_and_searches_every_page(
     await expect(repos).to_have_count(1)
     await page.get_by_role("button", name="Import ada/zebra-site").click()
     await expect(page.get_by_label("Project name")).to_have_value("zebra-site")
+    page_errors.assert_none()
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_the_live_log_has_no_gap_or_duplicate_after_the_socket_drops(
+    slipway, page, page_errors, tmp_path
+):
+    repo = make_repo(tmp_path / "slow", node_site_files("slow", log_lines=60, delay_ms=100))
+    project = await local_admin_project(slipway, page, name="slow", repo_url=str(repo))
+    session_user = await page.evaluate("JSON.parse(localStorage.getItem('slipway.user')).id")
+    build_id = project["latest_build"]["id"]
+    await page.goto(f"{slipway.url}/builds/{build_id}")
+    await expect(page.locator(".log-line", has_text="building page 5 of 60")).to_be_visible(
+        timeout=BUILD_SECONDS * 1000)
+
+    # The server drops the socket; the dashboard asks whether the session holds (slowly, so
+    # lines are sent while it is away), reconnects and fetches what it missed.
+    async def slow_me(route):
+        await asyncio.sleep(1.5)
+        await route.continue_()
+
+    await page.route("**/api/me", slow_me)
+    await disconnect_user(slipway.running.app.sio, session_user)
+    await expect(page.get_by_text("Reconnecting…")).to_be_visible()
+    await expect(page.get_by_text("Reconnecting…")).to_be_hidden(timeout=10_000)
+    await expect(page.get_by_test_id("build-status")).to_have_text(
+        "Ready", timeout=BUILD_SECONDS * 1000)
+
+    token = await page.evaluate("localStorage.getItem('slipway.token')")
+    stored = await stored_line_count(slipway, token, build_id)
+    await expect(page.get_by_text(re.compile(r"^[\d,]+ lines$"))).to_have_text(f"{stored:,} lines")
+    # It kept following the end throughout.
+    await expect(page.get_by_role("button", name="Following", exact=True)).to_be_visible()
+    await expect(page.locator(f'.log-line[data-line="{stored}"]')).to_be_attached()
+    assert await page.get_by_test_id("log-view").evaluate(
+        "el => el.scrollTop + el.clientHeight >= el.scrollHeight - 2")
     page_errors.assert_none()
