@@ -92,9 +92,9 @@ function Header({ user }: { user: User | null }) {
         </Link>
       </nav>
       <div class="header-right">
-        {connection !== "connected" && (
-          <span class="connection" role="status" title="Live updates reconnect automatically">
-            {connection === "connecting" ? "Reconnecting…" : "Offline"}
+        {connection === "reconnecting" && (
+          <span class="connection" role="status" title="Live updates resume when the connection is back">
+            Reconnecting…
           </span>
         )}
         <Link href="/new" class="button button-primary button-small">

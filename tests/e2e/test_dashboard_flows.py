@@ -78,6 +78,7 @@ async def test_a_github_user_deploys_pushes_rolls_back_and_sets_a_secret(
     # Creating it lands on the first build, whose lines arrive while it runs.
     await page.wait_for_url(re.compile(r"/builds/\d+$"))
     first_build = int(page.url.rsplit("/", 1)[1])
+    await expect(page).to_have_title(f"Build #{first_build} · hello · Slipway")
     status = page.get_by_test_id("build-status")
     await expect(page.locator(".log-line", has_text="building page 4 of 24")).to_be_visible(
         timeout=BUILD_SECONDS * 1000)

@@ -8,7 +8,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, api, SESSION_EXPIRED } from "./client";
 import { endSession, getToken, onSessionChange } from "./session";
 
-export type ConnectionState = "connecting" | "connected" | "offline";
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "offline";
 
 type Handler = (payload: any, event: string) => void;
 
@@ -31,7 +31,7 @@ function open(token: string): void {
     for (const listener of [...connectListeners]) listener();
   });
   socket.on("disconnect", (reason: string) => {
-    setState("connecting");
+    setState("reconnecting");
     // The server closed the socket itself (a sign-out everywhere revokes the token and
     // closes its sockets): the client does not retry on its own. Ask the API whether the
     // session still holds; a 401 ends it, anything else means reconnecting is worth it.
@@ -49,7 +49,7 @@ function open(token: string): void {
     if (/unauthorized/i.test(error.message)) {
       endSession(SESSION_EXPIRED);
     } else {
-      setState("connecting");
+      setState("reconnecting");
     }
   });
   socket.onAny((event: string, payload: unknown) => {

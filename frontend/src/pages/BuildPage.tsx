@@ -15,6 +15,7 @@ import { EVENT_STREAMS, LogBuffer, type LogLine } from "../lib/logBuffer";
 import { isActive, previewUrl } from "../lib/status";
 import { formatDuration } from "../lib/time";
 import { useResource } from "../lib/useResource";
+import { useTitle } from "../lib/useTitle";
 
 const LOG_PAGE = 5000;
 
@@ -28,6 +29,7 @@ export function BuildPage({ id }: { id: number }) {
   const [canceling, setCanceling] = useState(false);
   const [actionError, setActionError] = useState<unknown>(null);
   const log = useBuildLog(id);
+  useTitle(`Build #${id}`, project.data?.name);
   const [, tick] = useState(0);
 
   useEvents(["buildStatusUpdate"], (event: BuildStatusEvent) => {

@@ -9,6 +9,7 @@ import { api, errorMessage } from "../api/client";
 import { startSession, takeNotice, takeReturnPath } from "../api/session";
 import type { User } from "../api/types";
 import { ErrorNote, Spinner } from "../components/ui";
+import { useTitle } from "../lib/useTitle";
 
 function codeFrom(text: string): string | null {
   const match = /(?:^|[#&?])code=([^&\s]+)/.exec(text.trim());
@@ -17,6 +18,7 @@ function codeFrom(text: string): string | null {
 }
 
 export function LoginPage({ signedIn }: { signedIn: boolean }) {
+  useTitle("Sign in");
   const [, navigate] = useLocation();
   const [notice] = useState(() => takeNotice());
   const [error, setError] = useState<string | null>(null);

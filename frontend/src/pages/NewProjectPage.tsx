@@ -13,6 +13,7 @@ import { FrameworkSelect } from "../components/FrameworkSelect";
 import { ErrorNote, Spinner, Time } from "../components/ui";
 import { projectNameProblem, suggestProjectName } from "../lib/projectName";
 import { useResource } from "../lib/useResource";
+import { useTitle } from "../lib/useTitle";
 
 interface RepoPage {
   repos: GitHubRepo[];
@@ -25,6 +26,7 @@ type Source = "github" | "url";
 const MAX_SEARCHED_PAGES = 20;
 
 export function NewProjectPage() {
+  useTitle("New project");
   const [, navigate] = useLocation();
   // An account without GitHub (the local administrator) pastes a URL or a path instead.
   const githubLinked = getUser()?.github_linked ?? false;

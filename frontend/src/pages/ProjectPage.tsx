@@ -13,6 +13,7 @@ import { DeliveriesPanel } from "./project/DeliveriesPanel";
 import { DeploymentsPanel } from "./project/DeploymentsPanel";
 import { EnvironmentPanel } from "./project/EnvironmentPanel";
 import { SettingsPanel } from "./project/SettingsPanel";
+import { useTitle } from "../lib/useTitle";
 
 const TABS: [string, string][] = [
   ["overview", "Builds"],
@@ -28,6 +29,7 @@ export function ProjectPage({ id, tab }: { id: number; tab: string }) {
   const [deploying, setDeploying] = useState(false);
   const [deployError, setDeployError] = useState<unknown>(null);
   useReconnect(() => void project.reload());
+  useTitle(project.data?.name);
   useEvents(["deploymentUpdate", "buildStatusUpdate"], (event: { projectId: number }) => {
     if (event.projectId === id) void project.reload();
   });

@@ -8,8 +8,10 @@ import { Empty, ErrorNote, ExternalLink, shortSha, Spinner, Time } from "../comp
 import { type BuildStatusEvent, withStatus } from "../lib/liveBuilds";
 import { projectState } from "../lib/status";
 import { useResource } from "../lib/useResource";
+import { useTitle } from "../lib/useTitle";
 
 export function ProjectsPage() {
+  useTitle("Projects");
   const projects = useResource((signal) => api<Project[]>("/projects", { signal }), []);
   useReconnect(() => void projects.reload());
 
