@@ -154,7 +154,7 @@ class Slipway(tornado.web.Application):
             (project + r"/deliveries", DeliveriesHandler),
             (r"/api/deliveries/([0-9]+)/redeliver", RedeliverHandler),
             (r"/api/hooks/([^/]+)", DeployHookTriggerHandler),
-            (r"/api/.*", API404Handler),
+            (r"/api(?:/.*)?", API404Handler),
             (r"/(.*)", DashboardHandler, {
                 "files": DashboardFiles(dashboard_dir),
                 "policy": content_security_policy(config.github_url),

@@ -171,7 +171,7 @@ async def test_paths_never_leave_the_build(dashboard, path):
 
 
 @pytest.mark.gen_test
-@pytest.mark.parametrize("path", ["/socket.io/anything-else", "/socket.io/x/y", "/api",
+@pytest.mark.parametrize("path", ["/socket.io/anything-else", "/socket.io/x/y", "/api/",
                                   "/socket.io"])
 async def test_api_and_socket_io_paths_never_get_the_app(dashboard, path):
     response = await dashboard.get(path)

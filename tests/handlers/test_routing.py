@@ -41,8 +41,9 @@ async def test_site_hosts_never_reach_the_api(api):
 
 
 @pytest.mark.gen_test
-async def test_api_paths_never_fall_back_to_the_dashboard(api):
-    response = await _get(api, "/api/projects/x/y", "localhost")
+@pytest.mark.parametrize("path", ["/api/projects/x/y", "/api"])
+async def test_api_paths_never_fall_back_to_the_dashboard(api, path):
+    response = await _get(api, path, "localhost")
     assert response.status == 404
     assert response.json()["error"]["code"] == "not_found"
 
