@@ -27,6 +27,10 @@ from tests.support.fake_github import FakeGitHub
 from tests.support.http import ApiClient
 from tests.support.postgres import TestPostgres
 
+# The browser fixtures (`slipway_factory`, `chromium`, `new_page`, ...) live in one module so
+# that both the browser tests and the benchmarks can use them.
+pytest_plugins = ["tests.support.browser_fixtures"]
+
 NO_SKIP = os.environ.get("SLIPWAY_NO_SKIP", "").lower() in ("1", "true", "yes")
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 

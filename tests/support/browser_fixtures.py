@@ -1,5 +1,7 @@
-"""Browser tests: Chromium (Playwright's async API) against the real Slipway with builds
-running, the fake GitHub and the real Docker engine.
+"""Browser fixtures, shared by the browser tests (`tests/e2e/`) and the dashboard benchmarks
+(`tests/bench/`), loaded for the whole suite by `pytest_plugins` in `tests/conftest.py`:
+Chromium (Playwright's async API) against the real Slipway with builds running, the fake GitHub
+and the real Docker engine.
 
 Every test is a `@pytest.mark.gen_test(timeout=...)` coroutine on the session's IOLoop, which
 also serves Slipway and the fake GitHub while the test awaits the browser. The default gen_test
