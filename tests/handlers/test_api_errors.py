@@ -1,6 +1,10 @@
 """Every API error a client can meet is a JSON body {"error": {"code", "message"}}."""
 
+import gzip
+import json
+
 import pytest
+import tornado.httpclient
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
@@ -135,3 +139,36 @@ async def test_wrong_method_is_a_json_405_with_allow(api):
     response = await api.request("DELETE", "/api/health")
     assert_error(response, 405, "method_not_allowed")
     assert response.headers["Allow"] == "GET"
+
+
+class LargeHandler(APIHandler):
+    async def get(self):
+        self.write_json({"lines": [f"line {n} " + "x" * 50 for n in range(2000)]})
+
+
+@pytest.mark.gen_test
+async def test_large_answers_are_gzipped_for_clients_that_accept_it(io_loop):
+    app = tornado.web.Application([(r"/api/large", LargeHandler), (r"/api/echo", EchoHandler)])
+    [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server = tornado.httpserver.HTTPServer(app)
+    server.add_sockets([sock])
+    client = tornado.httpclient.AsyncHTTPClient(force_instance=True)
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+    try:
+        plain = await client.fetch(base + "/large", decompress_response=False)
+        packed = await client.fetch(base + "/large", decompress_response=False,
+                                    headers={"Accept-Encoding": "gzip"})
+        small = await client.fetch(base + "/echo", method="POST", decompress_response=False,
+                                   body=json.dumps({"name": "x"}),
+                                   headers={"Accept-Encoding": "gzip"})
+    finally:
+        client.close()
+        server.stop()
+        await server.close_all_connections()
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["Vary"] == "Accept-Encoding"
+    assert len(packed.body) < len(plain.body) / 5
+    assert gzip.decompress(packed.body) == plain.body
+    assert json.loads(plain.body)["lines"][1999].startswith("line 1999 ")
+    assert "Content-Encoding" not in small.headers
