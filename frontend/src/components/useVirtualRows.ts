@@ -17,7 +17,7 @@ export function useVirtualRows(count: number, rowHeight: number, getScrollElemen
     count,
     getScrollElement,
     estimateSize: () => rowHeight,
-    overscan: 20,
+    overscan: 10,
     scrollToFn: elementScroll,
     observeElementRect,
     observeElementOffset,
