@@ -2,7 +2,7 @@ import { Link } from "wouter-preact";
 import type { Build } from "../api/types";
 import { formatDuration } from "../lib/time";
 import { BuildStatusBadge } from "./BuildStatus";
-import { shortSha, Time } from "./ui";
+import { firstLine, shortSha, Time } from "./ui";
 
 const TRIGGERS: Record<string, string> = {
   push: "Push",
@@ -23,7 +23,7 @@ export function BuildRow({ build }: { build: Build }) {
         {build.preview && <span class="tag" title="Preview branch">Preview · {build.branch}</span>}
       </div>
       <div class="build-commit">
-        <span class="commit-message">{(build.commit_message ?? "").split("\n", 1)[0] || <span class="muted">No commit message</span>}</span>
+        <span class="commit-message">{firstLine(build.commit_message) || <span class="muted">No commit message</span>}</span>
         <span class="muted">
           <code>{shortSha(build.commit_sha)}</code> · {build.branch}
           {build.commit_author && <> · {build.commit_author}</>}

@@ -85,3 +85,8 @@ export function ExternalLink({ href, children }: { href: string; children?: Comp
 export function shortSha(sha: string | null): string {
   return sha ? sha.slice(0, 7) : "branch head";
 }
+
+/** A commit message's subject line. */
+export function firstLine(text: string | null): string {
+  return (text ?? "").split("\n", 1)[0];
+}

@@ -9,7 +9,7 @@ import { useEvents, useReconnect } from "../api/realtime";
 import type { Build, Deployment, LogPage, Project } from "../api/types";
 import { BuildStatusBadge } from "../components/BuildStatus";
 import { LogView } from "../components/LogView";
-import { Empty, ErrorNote, ExternalLink, shortSha, Spinner, Time } from "../components/ui";
+import { Empty, ErrorNote, ExternalLink, firstLine, shortSha, Spinner, Time } from "../components/ui";
 import { type BuildStatusEvent, withStatus } from "../lib/liveBuilds";
 import { EVENT_STREAMS, LogBuffer, type LogLine } from "../lib/logBuffer";
 import { isActive, previewUrl } from "../lib/status";
@@ -120,7 +120,7 @@ export function BuildPage({ id }: { id: number }) {
       <ErrorNote error={actionError} />
       <section class="card build-facts" aria-label="Build details">
         <Fact label="Commit">
-          <span class="commit-message">{(b.commit_message ?? "").split("\n", 1)[0] || "—"}</span>
+          <span class="commit-message">{firstLine(b.commit_message) || "—"}</span>
           <span class="muted">
             <code>{shortSha(b.commit_sha)}</code> on {b.branch}
             {b.commit_author && <> by {b.commit_author}</>}
@@ -160,45 +160,45 @@ function Fact({ label, children }: { label: string; children: preact.ComponentCh
 
 /** The build's log lines: stored ones fetched page by page, live ones merged in. */
 function useBuildLog(id: number) {
-  const [buffer, setBuffer] = useState(() => new LogBuffer());
   const [version, setVersion] = useState(0);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(null);
-  const state = useRef({ fetching: false, again: false, buffer, alive: true });
-  state.current.buffer = buffer;
+  // One buffer per build, with its fetch state; a fetch of a build no longer shown stops.
+  const state = useRef<{ id: number; buffer: LogBuffer; fetching: boolean; again: boolean; alive: boolean } | null>(null);
+  if (state.current?.id !== id) {
+    state.current = { id, buffer: new LogBuffer(), fetching: false, again: false, alive: true };
+  }
+  const bump = () => setVersion((v) => v + 1);
 
   const catchUp = async () => {
-    const s = state.current;
+    const s = state.current!;
     if (s.fetching) {
       s.again = true;
       return;
     }
     s.fetching = true;
-    const current = s.buffer;
-    current.beginFetch();
-    let holeRemains = false;
+    s.buffer.beginFetch();
     try {
       for (;;) {
-        const page = await api<LogPage>(`/builds/${id}/logs?after=${current.last}&limit=${LOG_PAGE}`);
-        if (!s.alive || current !== s.buffer) return;
-        if (current.addStored(page.lines)) setVersion((v) => v + 1);
+        const page = await api<LogPage>(`/builds/${s.id}/logs?after=${s.buffer.last}&limit=${LOG_PAGE}`);
+        if (!s.alive) return;
+        if (s.buffer.addStored(page.lines)) bump();
         setLoading(false);
         if (page.lines.length < LOG_PAGE) break;
       }
       setError(null);
     } catch (err) {
+      if (!s.alive) return;
       setError(err);
       setLoading(false);
     } finally {
       s.fetching = false;
-      if (current === s.buffer) {
-        holeRemains = current.endFetch();
-        setVersion((v) => v + 1);
-      }
     }
-    if (s.alive && (s.again || holeRemains)) {
+    const holeRemains = s.buffer.endFetch();
+    bump();
+    if (s.again || holeRemains) {
       s.again = false;
-      setTimeout(catchUp, holeRemains ? 300 : 0);
+      setTimeout(() => s.alive && void catchUp(), holeRemains ? 300 : 0);
     }
   };
 
@@ -206,22 +206,21 @@ function useBuildLog(id: number) {
     if (payload.buildId !== id) return;
     const stream = EVENT_STREAMS[event];
     const lines: LogLine[] = payload.lines.map((line) => ({ lineNumber: line.lineNumber, log: line.log, stream }));
-    const needsCatchUp = state.current.buffer.addLive(lines);
-    setVersion((v) => v + 1);
+    const needsCatchUp = state.current!.buffer.addLive(lines);
+    bump();
     if (needsCatchUp) void catchUp();
   });
   useReconnect(() => void catchUp());
 
   useEffect(() => {
-    const fresh = new LogBuffer();
-    state.current = { fetching: false, again: false, buffer: fresh, alive: true };
-    setBuffer(fresh);
+    const s = state.current!;
     setLoading(true);
+    setError(null);
     void catchUp();
     return () => {
-      state.current.alive = false;
+      s.alive = false;
     };
   }, [id]);
 
-  return { buffer, version, loading, error, catchUp };
+  return { buffer: state.current.buffer, version, loading, error, catchUp };
 }

@@ -4,7 +4,7 @@ import { api } from "../api/client";
 import { useEvents, useReconnect } from "../api/realtime";
 import type { Build, Project } from "../api/types";
 import { ProjectStateBadge } from "../components/BuildStatus";
-import { Empty, ErrorNote, ExternalLink, shortSha, Spinner, Time } from "../components/ui";
+import { Empty, ErrorNote, ExternalLink, firstLine, shortSha, Spinner, Time } from "../components/ui";
 import { type BuildStatusEvent, withStatus } from "../lib/liveBuilds";
 import { projectState } from "../lib/status";
 import { useResource } from "../lib/useResource";
@@ -99,8 +99,4 @@ function ProjectCard({ project }: { project: Project }) {
       </p>
     </li>
   );
-}
-
-export function firstLine(text: string | null): string {
-  return (text ?? "").split("\n", 1)[0];
 }

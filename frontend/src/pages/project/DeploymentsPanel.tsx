@@ -8,7 +8,7 @@ import { api } from "../../api/client";
 import { useEvents } from "../../api/realtime";
 import type { Build, Deployment, Project } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { Badge, Empty, ErrorNote, ExternalLink, shortSha, Spinner, Time } from "../../components/ui";
+import { Badge, Empty, ErrorNote, ExternalLink, firstLine, shortSha, Spinner, Time } from "../../components/ui";
 import { previewUrl } from "../../lib/status";
 import { useResource } from "../../lib/useResource";
 
@@ -46,7 +46,7 @@ export function DeploymentsPanel({ project, onChange }: { project: Project; onCh
   const anyUrl = list?.[0]?.url;
   const previews = previewBranches(builds.data ?? []);
   const commits = new Map(
-    (builds.data ?? []).map((b) => [b.id, `${shortSha(b.commit_sha)} ${(b.commit_message ?? "").split("\n", 1)[0]}`]),
+    (builds.data ?? []).map((b) => [b.id, `${shortSha(b.commit_sha)} ${firstLine(b.commit_message)}`]),
   );
   return (
     <div class="stack">
