@@ -84,18 +84,37 @@ export function LogView({ lines, version, buildId, live, loading }: Props) {
   const virtual = useVirtualRows(lines.length, ROW_HEIGHT, () => scroller.current);
   const scrolledToSelection = useRef(false);
 
+  // Rows have one fixed height, so a row's place is known without the virtualiser: setting
+  // scrollTop directly works even before it has measured the view (a log loaded before the
+  // view mounted), and the virtualiser follows the scroll event.
+  const scrollToRow = (index: number) => {
+    const el = scroller.current;
+    if (!el) return;
+    const target = Math.max(0, index * ROW_HEIGHT - (el.clientHeight - ROW_HEIGHT) / 2);
+    el.scrollTop = target;
+    // When the log was loaded before the view mounted, the virtualiser (settling its own
+    // scroll state) was seen writing offset 0 right after this: put the row back once.
+    requestAnimationFrame(() => {
+      if (el.scrollTop === 0 && target > 0) el.scrollTop = target;
+    });
+  };
+  const scrollToEnd = () => {
+    const el = scroller.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  };
+
   // Follow the end while following; stop at a linked line once it has arrived.
   useEffect(() => {
     if (selected !== null && !following) {
       const index = indexOfLine(lines, selected);
       if (index >= 0 && !scrolledToSelection.current) {
         scrolledToSelection.current = true;
-        virtual.scrollToIndex(index, { align: "center" });
+        scrollToRow(index);
       }
       return;
     }
     if (following && lines.length) {
-      virtual.scrollToIndex(lines.length - 1, { align: "end" });
+      scrollToEnd();
     }
   }, [version, following]);
   useEffect(() => {
@@ -138,14 +157,14 @@ export function LogView({ lines, version, buildId, live, loading }: Props) {
     const next = (Math.min(matchIndex, matches.length - 1) + step + matches.length) % matches.length;
     setMatchIndex(next);
     setFollowing(false);
-    virtual.scrollToIndex(matches[next], { align: "center" });
+    scrollToRow(matches[next]);
   };
 
   useEffect(() => {
     setMatchIndex(0);
     if (matches.length) {
       setFollowing(false);
-      virtual.scrollToIndex(matches[0], { align: "center" });
+      scrollToRow(matches[0]);
     }
   }, [query]);
 
