@@ -259,7 +259,10 @@ class BuildLog:
             if STREAM_EVENTS[stream] != event:
                 self._emit(event, lines)
                 event, lines = STREAM_EVENTS[stream], []
-            lines.append({"lineNumber": number, "log": text})
+            # Slipway's own lines travel with stdout's event; they say so, so that a live
+            # viewer shows them as a replay of the stored lines would.
+            lines.append({"lineNumber": number, "log": text, "stream": "system"}
+                         if stream == "system" else {"lineNumber": number, "log": text})
         self._emit(event, lines)
 
     def _emit(self, event: str, lines: list[dict[str, Any]]) -> None:

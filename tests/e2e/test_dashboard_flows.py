@@ -86,6 +86,8 @@ async def test_a_github_user_deploys_pushes_rolls_back_and_sets_a_secret(
     await screenshot(page, "build-running")
     await expect(status).to_have_text("Ready", timeout=BUILD_SECONDS * 1000)
     await expect(page.locator(".log-line", has_text="wrote dist/index.html")).to_be_visible()
+    # Slipway's own lines look the same followed live as replayed.
+    await expect(page.locator(".log-line-system", has_text="Build passed")).to_be_visible()
     await screenshot(page, "build-passed")
 
     # The lines followed live are exactly the stored ones: a replay shows the same count.

@@ -105,6 +105,9 @@ async def test_lines_from_a_worker_thread_are_stored_then_sent_in_order_with_one
     assert emitter.lines() == [(1, "build_logs", "step 1"), (2, "build_errors", "warn: old"),
                                (3, "build_logs", "step 2"), (4, "build_logs", "Detected Vite"),
                                (5, "run_logs", "built"), (6, "run_error", "oops")]
+    systems = [line for _, _, payload in emitter.events for line in payload["lines"]
+               if "stream" in line]
+    assert systems == [{"lineNumber": 4, "log": "Detected Vite", "stream": "system"}]
     for user_id, _, payload in emitter.events:
         assert user_id == build["user_id"]
         assert payload["projectId"] == build["project_id"]

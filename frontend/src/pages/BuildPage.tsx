@@ -202,10 +202,10 @@ function useBuildLog(id: number) {
     }
   };
 
-  useEvents(Object.keys(EVENT_STREAMS), (payload: { buildId: number; lines: { lineNumber: number; log: string }[] }, event: string) => {
+  useEvents(Object.keys(EVENT_STREAMS), (payload: { buildId: number; lines: { lineNumber: number; log: string; stream?: string }[] }, event: string) => {
     if (payload.buildId !== id) return;
-    const stream = EVENT_STREAMS[event];
-    const lines: LogLine[] = payload.lines.map((line) => ({ lineNumber: line.lineNumber, log: line.log, stream }));
+    // The event names the stream; Slipway's own lines (on stdout's event) carry "system".
+    const lines: LogLine[] = payload.lines.map((line) => ({ lineNumber: line.lineNumber, log: line.log, stream: line.stream ?? EVENT_STREAMS[event] }));
     const needsCatchUp = state.current!.buffer.addLive(lines);
     bump();
     if (needsCatchUp) void catchUp();
