@@ -41,7 +41,7 @@ export function App() {
           <Route path="/new" component={NewProjectPage} />
           <Route path="/projects/:id/:tab?">{(params) => <ProjectPage id={Number(params.id)} tab={params.tab ?? "overview"} />}</Route>
           <Route path="/builds/:id">{(params) => <BuildPage id={Number(params.id)} />}</Route>
-          <Route component={NotFoundPage} />
+          <Route>{() => <NotFoundPage />}</Route>
         </Switch>
       </main>
     </div>

@@ -9,13 +9,14 @@ import { useEvents, useReconnect } from "../api/realtime";
 import type { Build, Deployment, LogPage, Project } from "../api/types";
 import { BuildStatusBadge } from "../components/BuildStatus";
 import { LogView } from "../components/LogView";
-import { Empty, ErrorNote, ExternalLink, firstLine, shortSha, Spinner, Time } from "../components/ui";
+import { ErrorNote, ExternalLink, firstLine, shortSha, Spinner, Time } from "../components/ui";
 import { type BuildStatusEvent, withStatus } from "../lib/liveBuilds";
 import { EVENT_STREAMS, LogBuffer, type LogLine } from "../lib/logBuffer";
 import { isActive, previewUrl } from "../lib/status";
 import { formatDuration } from "../lib/time";
 import { useResource } from "../lib/useResource";
 import { useTitle } from "../lib/useTitle";
+import { NotFoundPage } from "./NotFoundPage";
 
 const LOG_PAGE = 5000;
 
@@ -69,13 +70,7 @@ export function BuildPage({ id }: { id: number }) {
   }, [b?.status]);
 
   if (build.error instanceof ApiError && build.error.status === 404) {
-    return (
-      <Empty title="Build not found">
-        <p>
-          <Link href="/">Back to your projects</Link>
-        </p>
-      </Empty>
-    );
+    return <NotFoundPage title="Build not found" reason="It may have been deleted with its project." />;
   }
   if (!b) return build.error ? <ErrorNote error={build.error} /> : <Spinner label="Loading build…" />;
 

@@ -2,12 +2,13 @@ import { Link } from "wouter-preact";
 import { Empty } from "../components/ui";
 import { useTitle } from "../lib/useTitle";
 
-export function NotFoundPage() {
-  useTitle("Not found");
+/** Nothing here: an unknown address, or a project or build that is missing (or not yours). */
+export function NotFoundPage({ title = "Page not found", reason = "There is nothing at this address." }: { title?: string; reason?: string }) {
+  useTitle(title);
   return (
-    <Empty title="Page not found">
+    <Empty title={title}>
       <p>
-        There is nothing at this address. <Link href="/">Back to your projects</Link>
+        {reason} <Link href="/">Back to your projects</Link>
       </p>
     </Empty>
   );

@@ -14,6 +14,7 @@ import { DeploymentsPanel } from "./project/DeploymentsPanel";
 import { EnvironmentPanel } from "./project/EnvironmentPanel";
 import { SettingsPanel } from "./project/SettingsPanel";
 import { useTitle } from "../lib/useTitle";
+import { NotFoundPage } from "./NotFoundPage";
 
 const TABS: [string, string][] = [
   ["overview", "Builds"],
@@ -35,13 +36,7 @@ export function ProjectPage({ id, tab }: { id: number; tab: string }) {
   });
 
   if (project.error instanceof ApiError && project.error.status === 404) {
-    return (
-      <Empty title="Project not found">
-        <p>
-          It may have been deleted. <Link href="/">Back to your projects</Link>
-        </p>
-      </Empty>
-    );
+    return <NotFoundPage title="Project not found" reason="It may have been deleted." />;
   }
   const p = project.data;
   if (!p) return project.error ? <ErrorNote error={project.error} /> : <Spinner label="Loading project…" />;
