@@ -30,20 +30,20 @@ import tornado.web
 from tornado.routing import Rule
 
 from engine import __version__
-from engine.build_queue import BuildQueue
-from engine.build_runner import BuildRunner
-from engine.commit_statuses import CommitStatuses
+from engine.accounts.login_codes import LOCAL_CODE_TTL_SECONDS, local_sign_in_link
+from engine.accounts.sessions import authenticate
+from engine.builds.build_queue import BuildQueue
+from engine.builds.build_runner import BuildRunner
 from engine.config import Config, ConfigError, add_config_arguments, load_config
 from engine.crypto import Keys
-from engine.deploy_hooks import DeployHooks
-from engine.deployer import Deployer
-from engine.github import GitHubClient
-from engine.login_codes import LOCAL_CODE_TTL_SECONDS, local_sign_in_link
-from engine.nginx_config import nginx_config
-from engine.projects import Projects
-from engine.secrets import Secrets
-from engine.sessions import authenticate
-from engine.webhooks import GitHubDeliveries
+from engine.deploys.deployer import Deployer
+from engine.github.client import GitHubClient
+from engine.github.commit_statuses import CommitStatuses
+from engine.github.webhooks import GitHubDeliveries
+from engine.projects.deploy_hooks import DeployHooks
+from engine.projects.projects import Projects
+from engine.projects.secrets import Secrets
+from engine.sites.nginx_config import nginx_config
 from handlers.access_log import log_request
 from handlers.auth import (
     GitHubCallbackHandler,

@@ -12,9 +12,9 @@ import hmac
 import logging
 import secrets
 
-from engine.github import GitHubRejected, GitHubUnavailable
-from engine.login_codes import issue_login_code, redeem
-from engine.sessions import issue_session_token
+from engine.accounts.login_codes import issue_login_code, redeem
+from engine.accounts.sessions import issue_session_token
+from engine.github.client import GitHubRejected, GitHubUnavailable
 from handlers.base import APIError, APIHandler, Field, authenticated
 from handlers.models import user_model
 from handlers.realtime import disconnect_user

@@ -19,8 +19,8 @@ from typing import Any
 
 import tornado.web
 
+from engine.accounts.sessions import authenticate
 from engine.errors import Conflict, Invalid, NotFound, Refused, SlipwayError, Unavailable
-from engine.sessions import authenticate
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from engine.errors import Invalid
-from engine.projects import require_owned_project
+from engine.ownership import require_owned_project
 from handlers.base import APIError, APIHandler, Field, authenticated, path_id
 from handlers.models import build_model, log_line_model
 from sql.build_logs import read_lines

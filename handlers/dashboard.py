@@ -8,7 +8,7 @@ API and Socket.io own them, and an unknown path there is a 404, not the dashboar
 
 Paths stay inside the build: encoded separators, control characters, dot segments (`..`,
 `.env`) and symlinks leading out of it answer 404, checked as for deployed sites
-(`engine.site_files`).
+(`engine.sites.site_files`).
 
 Vite writes only content-hashed names into `assets/`, so those are cached for a year as
 immutable; `index.html` (which names the current assets) is `no-cache`, anything else
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import tornado.web
 
-from engine.site_files import (
+from engine.sites.site_files import (
     decode_request_path,
     has_extension,
     is_compressible,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.projects import require_owned_project
+from engine.ownership import require_owned_project
 from handlers.base import APIHandler, authenticated, path_id
 from handlers.models import build_model, deployment_model
 from sql.deployments import list_deployments

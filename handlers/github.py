@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.accounts import GitHubNotLinked, GitHubTokenUnreadable, load_github_token
-from engine.github import GitHubRejected, GitHubUnavailable
+from engine.accounts.github_tokens import GitHubNotLinked, GitHubTokenUnreadable, load_github_token
+from engine.github.client import GitHubRejected, GitHubUnavailable
 from handlers.base import APIError, APIHandler, authenticated
 from handlers.models import github_repo_model
 

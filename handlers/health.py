@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from engine import __version__
-from engine.docker_engine import docker_status
+from engine.containers.docker_engine import docker_status
 from handlers.base import APIHandler
 
 

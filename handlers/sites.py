@@ -6,7 +6,7 @@ reserved name (www, api, app...) and every other host belong to the dashboard an
 
 This is the hot path, so sites are not served by a `RequestHandler`: the site host rule routes to
 `SiteServer`, a Tornado `Router` whose delegates answer straight on the HTTP/1 connection, from
-routes and files that `engine.site_files` keeps in memory, with header blocks encoded once per
+routes and files that `engine.sites.site_files` keeps in memory, with header blocks encoded once per
 file and URL. The HTTP side lives here: methods, conditional requests (ETag, If-None-Match,
 If-Modified-Since), ranges, negotiation of the pre-compressed siblings, cache and security headers.
 
@@ -14,7 +14,7 @@ Cache-Control: HTML `no-cache`; content-hashed file names `public, max-age=31536
 anything else `public, max-age=0, must-revalidate` (cache, but ask every time; the ETag makes
 that a 304). On a build-id host (`<build-id>--<project>`) the content can never change, so all
 but HTML is immutable. Error pages and redirects are `no-cache`. A site's `_headers` may
-override these (see engine.site_rules for what it may not set).
+override these (see engine.sites.site_rules for what it may not set).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import tornado.iostream
 import tornado.routing
 import tornado.web
 
-from engine.names import RESERVED_NAMES
-from engine.site_files import Route, Site, SiteFile, SiteFiles, Variant, is_text
+from engine.sites.names import RESERVED_NAMES
+from engine.sites.site_files import Route, Site, SiteFile, SiteFiles, Variant, is_text
 from handlers.access_log import access_log
 
 log = logging.getLogger("slipway.sites")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.projects import require_owned_project
-from engine.webhooks import SignatureRejected
+from engine.github.webhooks import SignatureRejected
+from engine.ownership import require_owned_project
 from handlers.base import APIError, APIHandler, authenticated, path_id
 from handlers.models import delivery_model
 from sql.deliveries import list_deliveries

@@ -19,7 +19,7 @@ import pytest
 import tornado.ioloop
 
 from engine.config import Config, parse_config
-from engine.docker_engine import DockerUnavailable, connect_docker
+from engine.containers.docker_engine import DockerUnavailable, connect_docker
 from tests.support import leaks
 from tests.support.app import RunningApp, start_app, stop_app
 from tests.support.base_images import ensure_busybox_image, ensure_node_image

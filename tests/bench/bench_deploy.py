@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from engine.releases import go_live, precompress, publish_release
+from engine.deploys.releases import go_live, precompress, publish_release
 
 FILES = 10_000
 TOTAL_BYTES = 100 * 1024 * 1024
@@ -65,7 +65,7 @@ def test_rollback_of_a_large_site(config, io_loop, tmp_path):
     """From the rollback request to the old release being served, through the real API and
     site server (releases and records prepared directly: building 10k files is not the
     point here)."""
-    from engine.releases import go_live, publish_release
+    from engine.deploys.releases import go_live, publish_release
     from tests.support.accounts import sign_in_local_admin
     from tests.support.app import close_app, open_app
     from tests.support.http import ApiClient

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.releases import go_live, publish_release
+from engine.deploys.releases import go_live, publish_release
 from tests.support.accounts import sign_in_github_user
 from tests.support.browser import SITE_TEXT
 from tests.support.builds import Builds

@@ -6,7 +6,7 @@ import jwt
 import psycopg
 import pytest
 
-from engine.login_codes import issue_login_code, local_sign_in_link
+from engine.accounts.login_codes import issue_login_code, local_sign_in_link
 
 
 async def _local_code(app_server):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.login_codes import issue_login_code, local_sign_in_link
+from engine.accounts.login_codes import issue_login_code, local_sign_in_link
 from sql.users import upsert_github_user
 from tests.support.app import RunningApp
 from tests.support.http import ApiClient

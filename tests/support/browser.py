@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.login_codes import local_sign_in_link
+from engine.accounts.login_codes import local_sign_in_link
 from tests.support.app import RunningApp
 from tests.support.fake_github import FakeGitHub, FakeRepo, FakeUser
 from tests.support.http import ApiClient

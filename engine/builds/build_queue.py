@@ -1,0 +1,201 @@
+"""The durable build queue: builds are rows; a dispatcher on the IOLoop runs them.
+
+Queued builds wait in PostgreSQL, so nothing is lost on restart. The dispatcher claims the
+oldest ones (`FOR UPDATE SKIP LOCKED`) whenever fewer than SLIPWAY_BUILD_CONCURRENCY run, and
+hands each to a worker thread. A new build of a branch cancels that branch's older queued ones.
+At start, builds a crash left `running` are failed ("interrupted by restart"); queued ones
+simply run. Every status change is sent to the owner as `buildStatusUpdate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from engine.builds.build_runner import BuildControl, BuildRunner, Outcome
+from engine.errors import Conflict, NotFound
+from engine.events import EventEmitter
+from engine.ownership import require_owned_project
+from engine.times import iso_time
+from sql.builds import (
+    cancel_queued,
+    claim_queued,
+    fail_interrupted,
+    finish_build,
+    get_build,
+    queue_build,
+    supersede_queued,
+)
+from sql.projects import owned_project_branch, project_owner
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0  # how often the dispatcher looks for work it was not told about
+
+
+class BuildQueue:
+    def __init__(self, pool: AsyncConnectionPool, runner: BuildRunner, emitter: EventEmitter,
+                 *, concurrency: int, timeout: float) -> None:
+        self.pool, self.runner, self.emitter = pool, runner, emitter
+        self.concurrency, self.timeout = concurrency, timeout
+        self._executor = ThreadPoolExecutor(max_workers=concurrency,
+                                            thread_name_prefix="slipway-build")
+        self._running: dict[int, BuildControl] = {}
+        self._owners: dict[int, int] = {}
+        self._finishing: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Remove what a crash left behind (containers, running rows), then dispatch."""
+        await asyncio.get_running_loop().run_in_executor(None, self.runner.remove_orphans)
+        async with self.pool.connection() as conn:
+            interrupted = await fail_interrupted(conn)
+        for build in interrupted:
+            log.warning("build %s was interrupted by a restart", build["id"])
+            await self._announce(build)
+        self._task = asyncio.get_running_loop().create_task(self._dispatch())
+
+    async def stop(self, grace_seconds: float = 15.0) -> None:
+        """Stop dispatching and end running builds ("interrupted: Slipway stopped")."""
+        self._stopping = True
+        self._wake.set()
+        for control in self._running.values():
+            control.stop_reason = "interrupted: Slipway stopped"
+            control.cancel_requested.set()
+        deadline = time.monotonic() + grace_seconds
+        while (self._running or self._finishing) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self._task:
+            await self._task
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def enqueue(self, project_id: int, *, trigger: str, branch: str,
+                      commit_sha: str | None = None, commit_message: str | None = None,
+                      commit_author: str | None = None,
+                      preview: str | None = None) -> dict[str, Any]:
+        """Queue a build; the branch's older queued builds are canceled in the same step."""
+        async with self.pool.connection() as conn, conn.transaction():
+            build = await queue_build(conn, project_id, trigger=trigger, branch=branch,
+                                      commit_sha=commit_sha, commit_message=commit_message,
+                                      commit_author=commit_author, preview=preview)
+            superseded = await supersede_queued(conn, project_id, branch, build["id"])
+        for old in superseded:
+            await self._announce(old)
+        await self._announce(build)
+        self._wake.set()
+        return build
+
+    async def request(self, owner_id: int, project_id: int,
+                      commit: str | None = None) -> dict[str, Any]:
+        """A manual build of the project's branch head, or of `commit`."""
+        async with self.pool.connection() as conn:
+            branch = await owned_project_branch(conn, owner_id, project_id)
+        if branch is None:
+            raise NotFound("no such project")
+        return await self.enqueue(project_id, trigger="manual", branch=branch, commit_sha=commit)
+
+    async def clear_cache(self, owner_id: int, project_id: int) -> None:
+        async with self.pool.connection() as conn:
+            await require_owned_project(conn, owner_id, project_id)
+        await asyncio.get_running_loop().run_in_executor(None, self.runner.clear_cache,
+                                                         project_id)
+
+    async def cancel(self, owner_id: int, build_id: int) -> dict[str, Any]:
+        """Cancel a queued build at once, or stop a running one (its runner ends it)."""
+        async with self.pool.connection() as conn:
+            build = await get_build(conn, owner_id, build_id)
+            if build is None:
+                raise NotFound("no such build")
+            if build["status"] == "queued":
+                canceled = await cancel_queued(conn, build_id)
+                if canceled is not None:
+                    await self._announce(canceled)
+                    return canceled
+                build = await get_build(conn, owner_id, build_id)
+        control = self._running.get(build_id)
+        if build["status"] == "running" and control is not None:
+            control.cancel_requested.set()
+            return build
+        raise Conflict(f"build #{build_id} is already {build['status']}")
+
+    def is_running(self, build_id: int) -> bool:
+        return build_id in self._running
+
+    async def _dispatch(self) -> None:
+        while not self._stopping:
+            free = self.concurrency - len(self._running)
+            if free > 0:
+                try:
+                    async with self.pool.connection() as conn:
+                        claimed = await claim_queued(conn, free)
+                except Exception:
+                    log.exception("could not claim queued builds; retrying")
+                    claimed = []
+                for build in claimed:
+                    await self._launch(build)
+                if claimed:
+                    continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    async def _launch(self, build: dict[str, Any]) -> None:
+        control = BuildControl(deadline=time.monotonic() + self.timeout)
+        self._running[build["id"]] = control
+        await self._announce(build)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self.runner.run, build, control)
+
+        def done(finished: asyncio.Future[Outcome]) -> None:
+            task = loop.create_task(self._finish(build, control, finished))
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
+
+        future.add_done_callback(done)
+
+    async def _finish(self, build: dict[str, Any], control: BuildControl,
+                      finished: asyncio.Future[Outcome]) -> None:
+        try:
+            outcome = finished.result()
+        except Exception:
+            log.exception("build %s failed in the runner", build["id"])
+            outcome = Outcome("failed", None, "internal error in Slipway (see the server log)")
+        if control.stop_reason and outcome.status == "canceled":
+            outcome = Outcome("failed", None, control.stop_reason)
+        try:
+            async with self.pool.connection() as conn:
+                row = await finish_build(conn, build["id"], outcome.status, outcome.exit_code,
+                                         outcome.error)
+            if row is not None:
+                await self._announce(row)
+        finally:
+            self._running.pop(build["id"], None)
+            self._wake.set()
+
+    async def _announce(self, build: dict[str, Any]) -> None:
+        """Send the build's status to its owner's browsers."""
+        owner = self._owners.get(build["project_id"])
+        if owner is None:
+            async with self.pool.connection() as conn:
+                owner = await project_owner(conn, build["project_id"])
+            if owner is None:
+                return
+            # Projects never change owner and ids are never reused: no query per event.
+            self._owners[build["project_id"]] = owner
+        self.emitter.emit(owner, "buildStatusUpdate", status_event(build))
+
+
+def status_event(build: dict[str, Any]) -> dict[str, Any]:
+    """The `buildStatusUpdate` payload of SPEC.md (plus the error reason)."""
+    return {"projectId": build["project_id"], "buildId": build["id"],
+            "status": build["status"], "exitCode": build["exit_code"],
+            "error": build["error"], "startedAt": iso_time(build["started_at"]),
+            "finishedAt": iso_time(build["finished_at"])}

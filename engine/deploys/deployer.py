@@ -1,0 +1,123 @@
+"""Deploying and rolling back: the records, the swap of the live release, the events.
+
+Deploy: publish the build's output as a release, then in one database transaction mark the old
+live deployment superseded, record the new one live and point `current` at it; commit. If
+publishing fails (a full disk, say) nothing changes: the previous release stays live and the
+build fails with the reason. Rollback points `current` back at a kept release without building;
+if that release was pruned, it queues a rebuild of its commit instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from engine.config import Config
+from engine.deploys.releases import (
+    go_live,
+    go_live_preview,
+    precompress,
+    prune_releases,
+    publish_release,
+    release_dir,
+)
+from engine.errors import NotFound
+from engine.events import EventEmitter
+from engine.sites.site_paths import site_url
+from sql.deployments import get_deployment, make_live_again, record_live
+
+log = logging.getLogger(__name__)
+
+
+class Deployer:
+    def __init__(self, pool: AsyncConnectionPool, emitter: EventEmitter, config: Config,
+                 enqueue: Callable[..., Awaitable[dict[str, Any]]]) -> None:
+        self.pool, self.emitter, self.config, self.enqueue = pool, emitter, config, enqueue
+        self._background: set[asyncio.Future[Any]] = set()
+
+    async def deploy(self, job: dict[str, Any], output: Path) -> dict[str, Any]:
+        """Publish a passed build's output and make it live. Raises OSError if publishing
+        fails, with the previous release still live."""
+        loop = asyncio.get_running_loop()
+        name, build_id = job["project_name"], job["id"]
+        sites = self.config.deployments_dir
+        release = await loop.run_in_executor(None, publish_release, sites, name, build_id,
+                                             output)
+        if job.get("preview"):
+            return await self._go_live_preview(job, release)
+        production = site_url(self.config.public_url, self.config.domain, name)
+        immutable = site_url(self.config.public_url, self.config.domain, f"{build_id}--{name}")
+        async with self.pool.connection() as conn, conn.transaction():
+            deployment = await record_live(conn, job["project_id"], build_id, immutable,
+                                           production)
+            await loop.run_in_executor(None, go_live, sites, name, build_id)
+        log.info("project %s: build %s is live at %s", name, build_id, production)
+        self._announce(job["owner_id"], deployment)
+        self._later(prune_releases, sites, name, self.config.keep_releases, set())
+        self._later(precompress, release)
+        return deployment
+
+    async def _go_live_preview(self, job: dict[str, Any], release: Path) -> dict[str, Any]:
+        """A branch preview: its own host, no deployment record, production untouched."""
+        name, slug = job["project_name"], job["preview"]
+        await asyncio.get_running_loop().run_in_executor(
+            None, go_live_preview, self.config.deployments_dir, name, slug, job["id"])
+        url = site_url(self.config.public_url, self.config.domain, f"git-{slug}--{name}")
+        log.info("project %s: preview of %s is live at %s", name, job["branch"], url)
+        self.emitter.emit(job["owner_id"], "deploymentUpdate", {
+            "projectId": job["project_id"], "buildId": job["id"], "deploymentId": None,
+            "status": "preview", "url": url})
+        self._later(prune_releases, self.config.deployments_dir, name,
+                    self.config.keep_releases, set())
+        self._later(precompress, release)
+        return {"url": url, "preview": slug}
+
+    async def rollback(self, owner_id: int, deployment_id: int) -> tuple[str, dict[str, Any]]:
+        """("deployment", row) when the release went live again at once, or ("build", row)
+        when it had been pruned and a rebuild of its commit was queued."""
+        async with self.pool.connection() as conn:
+            target = await get_deployment(conn, owner_id, deployment_id)
+        if target is None:
+            raise NotFound("no such deployment")
+        if target["status"] == "live":
+            return "deployment", target
+        sites, name = self.config.deployments_dir, target["project_name"]
+        if not release_dir(sites, name, target["build_id"]).is_dir():
+            build = await self.enqueue(target["project_id"], trigger="rollback",
+                                       branch=target["branch"], commit_sha=target["commit_sha"])
+            return "build", build
+        loop = asyncio.get_running_loop()
+        async with self.pool.connection() as conn, conn.transaction():
+            deployment = await make_live_again(conn, target)
+            await loop.run_in_executor(None, go_live, sites, name, target["build_id"])
+        log.info("project %s: rolled back to build %s", name, target["build_id"])
+        self._announce(owner_id, deployment)
+        return "deployment", deployment
+
+    def _announce(self, owner_id: int, deployment: dict[str, Any]) -> None:
+        self.emitter.emit(owner_id, "deploymentUpdate", {
+            "projectId": deployment["project_id"], "buildId": deployment["build_id"],
+            "deploymentId": deployment["id"], "status": deployment["status"],
+            "url": deployment["url"]})
+
+    def _later(self, work: Callable[..., Any], *args: Any) -> None:
+        """Housekeeping after going live: logged if it fails, never failing the deploy."""
+        future = asyncio.get_running_loop().run_in_executor(None, work, *args)
+        self._background.add(future)
+
+        def done(finished: asyncio.Future[Any]) -> None:
+            self._background.discard(finished)
+            if finished.exception() is not None:
+                log.error("%s failed: %s", work.__name__, finished.exception())
+
+        future.add_done_callback(done)
+
+    async def idle(self) -> None:
+        """Wait for housekeeping to finish (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)

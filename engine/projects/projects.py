@@ -1,0 +1,209 @@
+"""Projects: creating, changing and deleting them, with their GitHub webhook and site.
+
+A GitHub-hosted project gets a push webhook registered through its owner's token, with a fresh
+secret stored encrypted. Registration can fail for reasons outside the user's request (GitHub
+refuses hook URLs on localhost, the token lacks admin rights, GitHub is down), so a failure is
+recorded on the project and shown, never a reason to refuse the project: builds can still be
+started by hand or by deploy hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from psycopg.errors import UniqueViolation
+from psycopg_pool import AsyncConnectionPool
+
+from engine.accounts.github_tokens import load_github_token
+from engine.config import Config
+from engine.crypto import SecretBox
+from engine.errors import Conflict, Invalid, NotFound, Refused, Unavailable
+from engine.github.client import GitHubClient
+from engine.projects.project_rules import (
+    MAX_SECRETS,
+    check_branch,
+    check_command,
+    check_framework,
+    check_name,
+    check_repo_url,
+    check_secret,
+    check_subpath,
+)
+from engine.sites.site_paths import remove_site, rename_site, site_url
+from sql.projects import (
+    delete_project,
+    get_project,
+    insert_project,
+    list_projects,
+    set_production_url,
+    set_webhook,
+    update_project,
+)
+from sql.secrets import put_secret
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BRANCH = "main"
+
+
+class Projects:
+    """Every change to a project goes through here, so its rules hold whoever asks."""
+
+    def __init__(self, pool: AsyncConnectionPool, box: SecretBox, github: GitHubClient,
+                 config: Config, enqueue: Callable[..., Awaitable[dict[str, Any]]]) -> None:
+        self.pool = pool
+        self.box = box
+        self.github = github
+        self.config = config
+        self.enqueue = enqueue  # the build queue's, so new projects build at once
+
+    async def list(self, owner_id: int) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            return await list_projects(conn, owner_id)
+
+    async def get(self, owner_id: int, project_id: int) -> dict[str, Any]:
+        async with self.pool.connection() as conn:
+            project = await get_project(conn, owner_id, project_id)
+        if project is None:
+            raise NotFound("no such project")
+        return project
+
+    async def create(self, owner: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """Validate, store the project, its secrets and its first build, then register the
+        webhook."""
+        settings = self._settings(body, owner)
+        secret_values = body.get("secrets") or {}
+        _check_secrets(secret_values)
+        if "branch" not in settings:
+            settings["branch"] = await self._default_branch(owner, settings.get("github_repo"))
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                project_id = await insert_project(conn, owner["id"], settings)
+                for name, value in secret_values.items():
+                    nonce, ciphertext = self.box.seal(value, "secret", project_id, name)
+                    await put_secret(conn, project_id, name, nonce, ciphertext)
+        except UniqueViolation:
+            raise _name_taken(settings["name"]) from None
+        log.info("user %s created project %s (%s)", owner["id"], project_id, settings["name"])
+        if settings.get("github_repo"):
+            await self._register_webhook(owner, project_id, settings["github_repo"])
+        await self.enqueue(project_id, trigger="manual", branch=settings["branch"])
+        return await self.get(owner["id"], project_id)
+
+    async def update(self, owner: dict[str, Any], project_id: int,
+                     body: dict[str, Any]) -> dict[str, Any]:
+        current = await self.get(owner["id"], project_id)
+        changes = self._settings(body, owner)
+        if not changes:
+            return current
+        repo_changed = "repo_url" in changes and changes["repo_url"] != current["repo_url"]
+        if repo_changed and current["webhook_id"]:
+            await self._remove_webhook(owner, current)
+        try:
+            async with self.pool.connection() as conn:
+                await update_project(conn, owner["id"], project_id, changes)
+        except UniqueViolation:
+            raise _name_taken(changes["name"]) from None
+        if changes.get("name", current["name"]) != current["name"]:
+            await asyncio.get_running_loop().run_in_executor(
+                None, rename_site, self.config.deployments_dir, current["name"], changes["name"])
+            if current["production_url"]:
+                url = site_url(self.config.public_url, self.config.domain, changes["name"])
+                async with self.pool.connection() as conn:
+                    await set_production_url(conn, project_id, url)
+        if repo_changed and changes.get("github_repo"):
+            await self._register_webhook(owner, project_id, changes["github_repo"])
+        return await self.get(owner["id"], project_id)
+
+    async def delete(self, owner: dict[str, Any], project_id: int) -> None:
+        """Remove the webhook (best effort), the project with all it owns, and its site."""
+        project = await self.get(owner["id"], project_id)
+        if project["webhook_id"]:
+            await self._remove_webhook(owner, project)
+        async with self.pool.connection() as conn:
+            if not await delete_project(conn, owner["id"], project_id):
+                raise NotFound("no such project")
+        await asyncio.get_running_loop().run_in_executor(
+            None, remove_site, self.config.deployments_dir, project["name"])
+        log.info("user %s deleted project %s (%s)", owner["id"], project_id, project["name"])
+
+    def _settings(self, body: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
+        """The validated, normalised settings present in `body`."""
+        settings: dict[str, Any] = {}
+        if "name" in body:
+            settings["name"] = check_name(body["name"])
+        if "repo_url" in body:
+            source = check_repo_url(body["repo_url"], github_url=self.config.github_url,
+                                    local_admin=owner["is_local_admin"])
+            settings.update(repo_url=source.url, github_repo=source.github_repo)
+        if body.get("branch") is not None:
+            settings["branch"] = check_branch(body["branch"])
+        for field in ("install_command", "build_command"):
+            if field in body:
+                settings[field] = check_command(body[field], field)
+        for field in ("output_dir", "root_dir"):
+            if field in body:
+                settings[field] = check_subpath(body[field], field)
+        if "framework" in body:
+            settings["framework"] = check_framework(body["framework"])
+        return settings
+
+    async def _default_branch(self, owner: dict[str, Any], github_repo: str | None) -> str:
+        """The repository's default branch where GitHub can tell us, else 'main'."""
+        if not github_repo:
+            return DEFAULT_BRANCH
+        try:
+            token = await load_github_token(self.pool, self.box, owner["id"])
+            return await self.github.default_branch(token, github_repo) or DEFAULT_BRANCH
+        except (Refused, Unavailable) as exc:
+            log.info("default branch of %s unknown (%s); using %s", github_repo, exc,
+                     DEFAULT_BRANCH)
+            return DEFAULT_BRANCH
+
+    async def _register_webhook(self, owner: dict[str, Any], project_id: int,
+                                github_repo: str) -> None:
+        secret = secrets.token_hex(32)
+        hook_url = f"{self.config.public_url}/api/webhooks/github"
+        try:
+            token = await load_github_token(self.pool, self.box, owner["id"])
+            hook_id = await self.github.create_push_hook(token, github_repo, hook_url, secret)
+        except (Refused, Unavailable) as exc:
+            log.warning("project %s: webhook on %s not registered: %s", project_id,
+                        github_repo, exc)
+            async with self.pool.connection() as conn:
+                await set_webhook(conn, project_id, hook_id=None, secret_nonce=None,
+                                  secret_ciphertext=None, error=str(exc))
+            return
+        nonce, ciphertext = self.box.seal(secret, "webhook-secret", project_id)
+        async with self.pool.connection() as conn:
+            await set_webhook(conn, project_id, hook_id=hook_id, secret_nonce=nonce,
+                              secret_ciphertext=ciphertext, error=None)
+
+    async def _remove_webhook(self, owner: dict[str, Any], project: dict[str, Any]) -> None:
+        """Delete the project's hook on GitHub; a failure is logged, never blocking."""
+        try:
+            token = await load_github_token(self.pool, self.box, owner["id"])
+            await self.github.delete_hook(token, project["github_repo"], project["webhook_id"])
+        except (Refused, Unavailable) as exc:
+            log.warning("project %s: webhook %s on %s not removed: %s", project["id"],
+                        project["webhook_id"], project["github_repo"], exc)
+        async with self.pool.connection() as conn:
+            await set_webhook(conn, project["id"], hook_id=None, secret_nonce=None,
+                              secret_ciphertext=None, error=None)
+
+
+def _check_secrets(values: dict[str, Any]) -> None:
+    if len(values) > MAX_SECRETS:
+        raise Invalid(f"at most {MAX_SECRETS} secrets per project", field="secrets")
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise Invalid(f"the value of secret {name} must be a string", field="secrets")
+        check_secret(name, value)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"the name {name} is already taken", field="name")
