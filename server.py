@@ -118,7 +118,7 @@ class Slipway(tornado.web.Application):
                                  concurrency=config.build_concurrency,
                                  timeout=config.build_timeout)
         self.projects = Projects(db.pool, self.keys.box, self.github, config,
-                                 enqueue=self.builds.enqueue)
+                                 enqueue=self.builds.enqueue, clear_cache=runner.clear_cache)
         self.secrets = Secrets(db.pool, self.keys.box)
         self.deliveries = GitHubDeliveries(db.pool, self.keys.box, config,
                                            enqueue=self.builds.enqueue)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import hashlib
 import ipaddress
 import logging
 import os
@@ -69,12 +70,19 @@ class Config:
     build_network: str = "bridge"
     node_image: str = "node:20-slim"
     keep_releases: int = 10
+    max_output: int = 1024**3
     session_ttl: float = 24 * 3600.0
     docker_host: str = "unix:///var/run/docker.sock"
 
     @property
     def github_oauth_enabled(self) -> bool:
         return bool(self.github_client_id and self.github_client_secret)
+
+    @property
+    def instance(self) -> str:
+        """This installation's name on a shared Docker engine: every image and container it
+        creates carries it (label and image name), so two Slipways never touch each other's."""
+        return hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
 
 
 # --- value parsers: each takes the raw string and returns the typed value or raises ValueError ---
@@ -266,6 +274,8 @@ SETTINGS: tuple[Setting, ...] = (
             "base image of generated Dockerfiles [node:20-slim]"),
     Setting("keep_releases", "SLIPWAY_KEEP_RELEASES", "--keep-releases", _integer(1, 1000),
             "releases kept on disk per project [10]"),
+    Setting("max_output", "SLIPWAY_MAX_OUTPUT", "--max-output", _memory,
+            "largest build output that is published [1g]"),
     Setting("session_ttl", "SLIPWAY_SESSION_TTL", "--session-ttl", _duration,
             "how long a sign-in lasts [24h]"),
     Setting("docker_host", "DOCKER_HOST", "--docker-host", _docker_host,

@@ -69,6 +69,12 @@ async def owns_project(conn: AsyncConnection, owner_id: int, project_id: int) ->
     return await cursor.fetchone() is not None
 
 
+async def all_project_ids(conn: AsyncConnection) -> set[int]:
+    """Every project's id (start-up housekeeping keeps what these still need)."""
+    cursor = await conn.execute("SELECT id FROM projects")
+    return {row[0] for row in await cursor.fetchall()}
+
+
 async def project_owner(conn: AsyncConnection, project_id: int) -> int | None:
     cursor = await conn.execute("SELECT owner_id FROM projects WHERE id = %s", (project_id,))
     row = await cursor.fetchone()

@@ -32,7 +32,7 @@ from sql.builds import (
     queue_build,
     supersede_queued,
 )
-from sql.projects import owned_project_branch, project_owner
+from sql.projects import all_project_ids, owned_project_branch, project_owner
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,12 @@ class BuildQueue:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Remove what a crash left behind (containers, running rows), then dispatch."""
-        await asyncio.get_running_loop().run_in_executor(None, self.runner.remove_orphans)
+        """Remove what a crash left behind (work directories, half-published releases,
+        containers, images, running rows), then dispatch."""
+        async with self.pool.connection() as conn:
+            projects = await all_project_ids(conn)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.runner.remove_leftovers, projects)
         async with self.pool.connection() as conn:
             interrupted = await fail_interrupted(conn)
         for build in interrupted:

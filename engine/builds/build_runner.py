@@ -5,17 +5,23 @@ the secrets as a `.env` file in the checkout; build the install image (the repos
 Dockerfile, or one generated for the detected toolchain); run the build command in a container
 with the checkout mounted; check the output directory. Every step logs what it does, and every
 way a build can end (a failing command, out of memory, a timeout, a cancel, a missing output)
-ends it with that reason in the log and on the record. The work directory and the per-build
-image are removed whatever happens.
+ends it with that reason in the log and on the record. The work directory is removed whatever
+happens; the install image is kept as the project's cache.
+
+Everything the repository holds or the build writes is hostile: paths are confined to the
+checkout when used (`engine.builds.workspace`), the output is published without following a
+link out of it (`engine.deploys.releases`), and every step running the repository's code runs
+under the same limits (`engine.containers.sandbox`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
+import os
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -30,23 +36,30 @@ from engine.builds.build_log import BuildLog
 from engine.builds.detect import BuildPlan, DetectionError, detect_build
 from engine.builds.dockerfile import build_context_excludes, generate_dockerfile
 from engine.builds.git_checkout import CheckoutError, fetch_commit, is_interruption
+from engine.builds.repo_address import AddressRefused, PinnedHost, check_public, trusted_hosts
+from engine.builds.workspace import (
+    OutsideWorkspace,
+    confined,
+    remove_env_file,
+    remove_work_directories,
+    write_env_file,
+)
 from engine.config import Config
-from engine.containers.docker_build import (
-    WORKSPACE,
-    ImageBuildFailed,
+from engine.containers.docker_engine import DockerUnavailable, connect_docker
+from engine.containers.image_builder import BuildContext, ImageBuilder, ImageBuildFailed
+from engine.containers.images import (
     ImageUnavailable,
-    Limits,
-    Stopped,
-    build_image,
     ensure_image,
     extract_from_image,
+    forget_cache,
+    image_labels,
     keep_as_cache,
-    pack_context,
-    remove_image,
-    run_command,
+    sweep_instance,
 )
-from engine.containers.docker_engine import DockerUnavailable, connect_docker
+from engine.containers.sandbox import WORKSPACE, Guard, Limits, Step, Stopped, run_step
 from engine.crypto import SecretBox
+from engine.deploys.releases import UnsafeOutput, check_output
+from engine.deploys.releases import remove_leftovers as remove_release_leftovers
 from engine.errors import Refused
 from engine.events import EventEmitter
 from engine.github.commit_statuses import STATE_FOR_OUTCOME, CommitStatuses
@@ -94,8 +107,6 @@ class BuildRunner:
         self.statuses = statuses
         self.pool, self.loop, self.box = pool, loop, box
         self.emitter, self.config, self.deploy = emitter, config, deploy
-        # Labels this instance's containers, so a restart removes only its own orphans.
-        self.instance = hashlib.sha256(str(config.data_dir).encode()).hexdigest()[:16]
 
     def run(self, build: dict[str, Any], control: BuildControl) -> Outcome:
         """Run a claimed build to its outcome. Blocking: call from a worker thread."""
@@ -127,32 +138,33 @@ class BuildRunner:
         except DockerUnavailable as exc:
             say(str(exc))
             return Outcome("failed", None, str(exc))
-        image = f"slipway-build/p{job['project_id']}:{job['id']}"
+        guard = Guard(control.deadline, control.should_stop)
         try:
             checkout = work / "src"
             commit = fetch_commit(
                 job["repo_url"], checkout, branch=job["branch"], commit=job["commit_sha"],
                 token=job["token"], deadline=control.deadline,
-                should_stop=control.should_stop, log=say)
+                should_stop=control.should_stop, log=say, pinned=self._pin(job))
             self._on_loop(self._record_commit(job["id"], commit))
             job["commit_sha"] = commit.sha
             if self.statuses is not None:
                 self._on_loop(self.statuses.report(job, "pending", "Building"))
-            app_dir = _inside(checkout, job["root_dir"] or ".", "root directory")
+            app_dir = confined(checkout, job["root_dir"] or ".", "root directory")
             plan = self._plan(job, app_dir, say)
-            _write_env_file(app_dir, job["secrets"])
-            output_dir = _inside(app_dir, plan.output_dir, "output directory")
-            try:
-                self._produce(client, job, plan, checkout, app_dir, output_dir, image,
-                              build_log, control)
-            finally:
-                (app_dir / ".env").unlink(missing_ok=True)  # the build is over: no copies
+            confined(app_dir, plan.output_dir, "output directory")
+            write_env_file(app_dir, job["secrets"])
+            self._produce(client, job, plan, checkout, app_dir, build_log, guard)
             if control.should_stop():
                 raise Stopped()
+            # The build ran as root in the checkout: every path is checked again, now.
+            app_dir = confined(checkout, job["root_dir"] or ".", "root directory")
+            remove_env_file(app_dir)  # the build is over: no copies
+            output_dir = confined(app_dir, plan.output_dir, "output directory")
             if not output_dir.is_dir():
                 raise _Failed(f"the build produced no {plan.output_dir}/ directory; set the "
                               "output directory in the project's settings")
-            say(f"Output: {plan.output_dir}/ ({_count_files(output_dir)} files)")
+            summary = check_output(output_dir, self.config.max_output)
+            say(f"Output: {plan.output_dir}/ ({summary.files} files)")
             try:
                 deployment = self._on_loop(self.deploy(job, output_dir))
             except OSError as exc:
@@ -165,12 +177,21 @@ class BuildRunner:
                 return self._stopped(control)
             say(f"Error: {exc}")
             return Outcome("failed", None, str(exc))
+        except (OutsideWorkspace, UnsafeOutput, AddressRefused) as exc:
+            say(f"Error: {exc}")
+            return Outcome("failed", None, str(exc))
         except _Failed as exc:
             say(f"Error: {exc.error}")
             return Outcome("failed", exc.exit_code, exc.error)
         finally:
-            remove_image(client, image)
             client.close()
+
+    def _pin(self, job: dict[str, Any]) -> PinnedHost | None:
+        """A GitHub user's https repository may only be fetched from public addresses."""
+        if job["is_local_admin"] or not job["repo_url"].startswith("https://"):
+            return None
+        trusted = trusted_hosts(self.config.github_url, self.config.github_api_url)
+        return check_public(job["repo_url"], trusted)
 
     def _plan(self, job: dict[str, Any], app_dir: Path, say: Callable[[str], None]) -> BuildPlan:
         if not app_dir.is_dir():
@@ -186,53 +207,53 @@ class BuildRunner:
         return plan
 
     def _produce(self, client: docker.DockerClient, job: dict[str, Any], plan: BuildPlan,
-                 checkout: Path, app_dir: Path, output_dir: Path, image: str,
-                 build_log: BuildLog, control: BuildControl) -> None:
-        """Install (image build) and build (container run) so the output lands in app_dir."""
+                 checkout: Path, app_dir: Path, build_log: BuildLog, guard: Guard) -> None:
+        """Install (the image) and build (a container with the checkout mounted)."""
         limits = Limits(self.config.build_memory, self.config.build_cpus,
                         self.config.build_network)
-        if plan.has_dockerfile:
-            build_log.line("system", "Building the repository's own Dockerfile")
-            dockerfile = None
-        elif plan.install_command:
-            build_log.line("system", f"Installing with: {plan.install_command}")
-            dockerfile = generate_dockerfile(plan, self.config.node_image)
+        labels = image_labels(self.config.instance, job["project_id"])
+        dockerfile = self._dockerfile(plan, app_dir, build_log)
+        if dockerfile is not None:
+            context = BuildContext(app_dir, tuple(build_context_excludes(plan))
+                                   + _dockerignore(app_dir))
+            builder = ImageBuilder(client, context, limits=limits, guard=guard,
+                                   output=build_log.write,
+                                   say=lambda text: build_log.line("system", text),
+                                   labels=labels)
+            try:
+                image = builder.build(dockerfile)
+            except ImageBuildFailed as exc:
+                if exc.out_of_memory:
+                    raise _Failed(f"out of memory: the install step needed more than "
+                                  f"{_size(self.config.build_memory)} (SLIPWAY_BUILD_MEMORY)",
+                                  exc.exit_code) from None
+                raise _Failed(f"the install step failed: {exc}", exc.exit_code) from None
+            keep_as_cache(client, image, self.config.instance, job["project_id"])
         else:
-            dockerfile = None
-        base = image if (plan.has_dockerfile or dockerfile) else self.config.node_image
-        if base == image:
-            with pack_context(app_dir, build_context_excludes(plan), dockerfile) as context:
-                try:
-                    build_image(client, context, image, network=limits.network,
-                                output=build_log.write, should_stop=control.should_stop)
-                except ImageBuildFailed as exc:
-                    raise _Failed(f"the install step failed: {exc}") from None
-            keep_as_cache(client, image, cache_tag(job["project_id"]))
+            image = self.config.node_image
         if not plan.build_command:
-            if plan.has_dockerfile and extract_from_image(client, image, plan.output_dir,
-                                                          output_dir):
-                build_log.line("system", f"Copied {plan.output_dir}/ out of the image")
+            if plan.has_dockerfile:
+                output_dir = confined(app_dir, plan.output_dir, "output directory")
+                if extract_from_image(client, image, plan.output_dir, output_dir):
+                    build_log.line("system", f"Copied {plan.output_dir}/ out of the image")
             return
         build_log.line("system", f"Running: {plan.build_command}")
         working_dir = f"{WORKSPACE}/{job['root_dir']}" if job["root_dir"] else WORKSPACE
-        if base != image:
+        if dockerfile is None:
             try:
-                ensure_image(client, base, build_log.write)
+                ensure_image(client, image, build_log.write)
             except ImageUnavailable as exc:
                 raise _Failed(f"{exc} (SLIPWAY_NODE_IMAGE)") from None
         command = plan.build_command
-        if dockerfile is not None:
+        if dockerfile is not None and not plan.has_dockerfile:
             # The install step put node_modules in the image's /app; the checkout is mounted
             # elsewhere, so it borrows them through a link.
             command = f"ln -sfn /app/node_modules node_modules 2>/dev/null; {command}"
-        result = run_command(
-            client, base, command, workspace=checkout, working_dir=working_dir,
-            environment={**job["secrets"], "CI": "1"},
-            limits=limits, deadline=control.deadline, should_stop=control.should_stop,
-            output=build_log.write,
-            labels={"slipway.build": str(job["id"]), "slipway.instance": self.instance})
-        if result.stopped:
-            raise Stopped()
+        step = Step(image=image, argv=["sh", "-c", command], working_dir=working_dir,
+                    environment={**job["secrets"], "CI": "1"}, workspace=checkout)
+        result = run_step(client, step, limits=limits, guard=guard, output=build_log.write,
+                          streams=("run_stdout", "run_stderr"),
+                          labels={**labels, "slipway.build": str(job["id"])})
         if result.out_of_memory:
             raise _Failed(f"out of memory: the build needed more than "
                           f"{_size(self.config.build_memory)} (SLIPWAY_BUILD_MEMORY)",
@@ -241,6 +262,17 @@ class BuildRunner:
             raise _Failed(f"the build command exited with code {result.exit_code}",
                           result.exit_code)
 
+    def _dockerfile(self, plan: BuildPlan, app_dir: Path, build_log: BuildLog) -> str | None:
+        """The Dockerfile of the install step: the repository's, one generated for its
+        toolchain, or None when there is nothing to install."""
+        if plan.has_dockerfile:
+            build_log.line("system", "Building the repository's own Dockerfile")
+            return _read_regular_file(app_dir / "Dockerfile", "Dockerfile")
+        if plan.install_command:
+            build_log.line("system", f"Installing with: {plan.install_command}")
+            return generate_dockerfile(plan, self.config.node_image)
+        return None
+
     def _stopped(self, control: BuildControl) -> Outcome:
         if control.cancel_requested.is_set():
             return Outcome("canceled", None, "canceled by the user")
@@ -248,33 +280,39 @@ class BuildRunner:
         return Outcome("failed", None,
                        f"timed out after {limit} s (SLIPWAY_BUILD_TIMEOUT)")
 
-    def remove_orphans(self) -> None:
-        """Remove build containers a killed Slipway left running. Blocking, but brief: a
-        hung Docker engine must not hold start-up."""
+    def remove_leftovers(self, projects: set[int]) -> None:
+        """What a killed Slipway left: work directories (holding secrets in their `.env`),
+        build containers, and images of this instance no project needs. Blocking, but
+        brief: a hung Docker engine must not hold start-up."""
+        for name in remove_work_directories(self.config.data_dir / "builds"):
+            log.warning("removed the work directory of interrupted build %s", name)
+        if remove_release_leftovers(self.config.deployments_dir):
+            log.warning("removed half-published releases of interrupted builds")
         try:
             client = connect_docker(self.config.docker_host, timeout=CLEANUP_TIMEOUT_SECONDS)
         except DockerUnavailable:
             return
         try:
-            mine = {"label": f"slipway.instance={self.instance}"}
+            mine = {"label": f"slipway.instance={self.config.instance}"}
             for container in client.containers.list(all=True, filters=mine):
                 log.warning("removing container %s left by an interrupted build %s",
                             container.short_id, container.labels.get("slipway.build"))
                 with contextlib.suppress(docker.errors.APIError):
                     container.remove(force=True)
+            sweep_instance(client, self.config.instance, projects)
         except docker.errors.DockerException:
-            log.exception("could not look for containers left by interrupted builds")
+            log.exception("could not look for what interrupted builds left")
         finally:
             client.close()
 
     def clear_cache(self, project_id: int) -> None:
-        """Forget the project's cached install layers. Blocking."""
+        """Forget the project's cached install images. Blocking."""
         try:
             client = connect_docker(self.config.docker_host, timeout=CLEANUP_TIMEOUT_SECONDS)
         except DockerUnavailable:
             return
         try:
-            remove_image(client, cache_tag(project_id))
+            forget_cache(client, self.config.instance, project_id)
         finally:
             client.close()
 
@@ -301,41 +339,34 @@ class BuildRunner:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
 
-def cache_tag(project_id: int) -> str:
-    """The image kept per project so Docker reuses its install layer while the lockfile and
-    manifest are unchanged (the classic builder cannot mount a cache volume during a build)."""
-    return f"slipway-cache/p{project_id}:latest"
-
-
 async def _started(build_log: BuildLog) -> None:
     build_log.start()
 
 
-def _inside(base: Path, relative: str, what: str) -> Path:
-    """`relative` under `base`, refusing anything that resolves outside it (a symlink in the
-    repository pointing elsewhere on the machine, say)."""
-    path = (base / relative).resolve()
-    if path != base.resolve() and base.resolve() not in path.parents:
-        raise _Failed(f"the {what} {relative} is outside the repository")
-    return path
+def _read_regular_file(path: Path, what: str, limit: int = 1024 * 1024) -> str:
+    """A repository file Slipway itself reads: a regular file, not a link to the host's."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        raise _Failed(f"the {what} is not a regular file of the repository") from None
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise _Failed(f"the {what} is not a regular file of the repository")
+        return file.read(limit).decode(errors="replace")
 
 
-def _write_env_file(app_dir: Path, secrets: dict[str, str]) -> None:
-    """The project's secrets as a .env file for frameworks that read one (never in an image:
-    .env is excluded from every build context)."""
-    if not secrets:
-        return
-    lines = []
-    for name, value in secrets.items():
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        lines.append(f'{name}="{escaped}"')
-    env_file = app_dir / ".env"
-    env_file.write_text("\n".join(lines) + "\n")
-    env_file.chmod(0o600)
-
-
-def _count_files(directory: Path) -> int:
-    return sum(1 for path in directory.rglob("*") if path.is_file())
+def _dockerignore(app_dir: Path) -> tuple[str, ...]:
+    """The repository's own .dockerignore patterns (exceptions with `!` are not honoured:
+    leaving a file out is always safe)."""
+    path = app_dir / ".dockerignore"
+    if not path.is_file() or path.is_symlink():
+        return ()
+    patterns = []
+    for line in _read_regular_file(path, ".dockerignore", 64 * 1024).splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "!")):
+            patterns.append(line.strip("/"))
+    return tuple(patterns)
 
 
 def _size(value: int) -> str:

@@ -4,12 +4,20 @@ The owner's token reaches git only through the environment of the git process: a
 script (which contains no secret) prints it from an environment variable when git asks for a
 password. It never appears in argv, in a URL, in git's config or in the checkout, so it cannot
 leak into a log, an image or the build's files. Git runs without any system or user config.
+
+Git runs in a process group of its own, and the whole group is killed at the build's deadline
+or on cancel: `git fetch` hands the transfer to a `git-remote-https` child, which a kill of git
+alone would leave running (holding the build's slot through its open pipes). A transfer that
+stalls below a trickle is ended by git itself, and the host of a user's URL is pinned to the
+public addresses checked by `engine.builds.repo_address`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import threading
@@ -18,12 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.builds.repo_address import PinnedHost
+
 _ASKPASS = """#!/bin/sh
 case "$1" in
   Username*) printf '%s\\n' x-access-token ;;
   *) printf '%s\\n' "$SLIPWAY_GIT_PASSWORD" ;;
 esac
 """
+# git gives up on a transfer slower than this many bytes a second for this many seconds.
+LOW_SPEED_BYTES, LOW_SPEED_SECONDS = 1000, 60
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
@@ -41,8 +53,10 @@ class Commit:
 def fetch_commit(
     repo_url: str, dest: Path, *, branch: str, commit: str | None, token: str | None,
     deadline: float, should_stop: Callable[[], bool], log: Callable[[str], None],
+    pinned: PinnedHost | None = None,
 ) -> Commit:
-    """Check out `commit` (or the head of `branch`) of `repo_url` into `dest`."""
+    """Check out `commit` (or the head of `branch`) of `repo_url` into `dest`; with `pinned`,
+    git connects only to the addresses it lists for the URL's host."""
     dest.mkdir(parents=True, exist_ok=True)
     remote = f"file://{repo_url}" if repo_url.startswith("/") else repo_url
     ref = commit if commit else f"refs/heads/{branch}"
@@ -53,7 +67,10 @@ def fetch_commit(
         run = _GitRunner(dest, env, deadline, should_stop)
         run("init", "--quiet")
         log(f"Fetching {ref if commit else branch} from {_display(repo_url)}")
-        run("fetch", "--quiet", "--depth", "1", "--no-tags", remote, ref,
+        pin = ["-c", f"http.curloptResolve={pinned.curl_resolve()}"] if pinned else []
+        run(*pin, "-c", f"http.lowSpeedLimit={LOW_SPEED_BYTES}",
+            "-c", f"http.lowSpeedTime={LOW_SPEED_SECONDS}",
+            "fetch", "--quiet", "--depth", "1", "--no-tags", remote, ref,
             failure=_fetch_failure(branch, commit, token))
         run("checkout", "--quiet", "--detach", "FETCH_HEAD")
         sha, author, message = run("log", "-1", "--format=%H%n%an <%ae>%n%s").split("\n", 2)
@@ -72,6 +89,7 @@ class _GitRunner:
         process = subprocess.Popen(
             ["git", *args], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
         )
         outputs: list[str] = ["", ""]
         reader = threading.Thread(target=_collect, args=(process, outputs), daemon=True)
@@ -79,12 +97,13 @@ class _GitRunner:
         while reader.is_alive():
             reader.join(0.1)
             if self.should_stop() or time.monotonic() > self.deadline:
-                process.kill()
-                reader.join()
+                _kill_group(process)  # git's children outlive git otherwise
+                reader.join(5)
                 raise _Interrupted()
         if process.returncode != 0:
             detail = outputs[1].strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
-            raise CheckoutError(failure(outputs[1]) if failure else f"git {args[0]}: {detail[0]}")
+            command = next(a for a in args if not a.startswith("-") and "=" not in a)
+            raise CheckoutError(failure(outputs[1]) if failure else f"git {command}: {detail[0]}")
         return outputs[0].strip()
 
 
@@ -97,6 +116,12 @@ class _Interrupted(CheckoutError):
 
 def is_interruption(error: CheckoutError) -> bool:
     return isinstance(error, _Interrupted)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill git's whole process group (it leads a session of its own)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _collect(process: subprocess.Popen, outputs: list[str]) -> None:

@@ -19,8 +19,12 @@ import filecmp
 import fnmatch
 import gzip
 import os
+import posixpath
 import secrets
 import shutil
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import brotli
@@ -72,6 +76,22 @@ def publish_release(deployments_dir: Path, project: str, build_id: int, output: 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+def remove_leftovers(deployments_dir: Path) -> int:
+    """At start: what a killed Slipway left half-made (staging directories, temporary links
+    of a swap). Nothing is being published while Slipway starts, so each is debris."""
+    removed = 0
+    if not deployments_dir.is_dir():
+        return removed
+    for pattern in (f"*/{RELEASES}/.staging-*", f"*/.{CURRENT}-*", f"*/{PREVIEWS}/.*"):
+        for path in deployments_dir.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def go_live(deployments_dir: Path, project: str, build_id: int) -> None:
@@ -164,35 +184,86 @@ def precompress(release: Path) -> int:
     return done
 
 
+class UnsafeOutput(Exception):
+    """The output cannot be published as it is; the message says why."""
+
+
+@dataclass(frozen=True)
+class OutputSummary:
+    files: int
+    bytes: int
+
+
+def check_output(source: Path, max_bytes: int) -> OutputSummary:
+    """What publishing `source` would publish, checked before anything is written: every
+    link stays inside it, and the files add up to at most `max_bytes`."""
+    files = size = 0
+    for _relative, kind, path in _published_entries(source):
+        if kind == "file":
+            files += 1
+            size += path.lstat().st_size
+            if size > max_bytes:
+                raise UnsafeOutput(f"the output is larger than {_megabytes(max_bytes)} "
+                                   "(SLIPWAY_MAX_OUTPUT)")
+    return OutputSummary(files, size)
+
+
+def _published_entries(source: Path) -> Iterator[tuple[Path, str, Path]]:
+    """(path relative to `source`, "dir" | "link" | "file", path) of what a release holds.
+
+    Never-published names are left out, and so are sockets, FIFOs and devices; links are
+    not followed, and a link whose target leads outside `source` raises UnsafeOutput."""
+    if source.is_symlink() or not source.is_dir():
+        raise UnsafeOutput("the output directory is not a directory of the repository")
+    for root, dirs, files in os.walk(source):
+        here = Path(root)
+        relative = here.relative_to(source)
+        dirs[:] = sorted(d for d in dirs if not _never_published(d))
+        for name in dirs:
+            kind = "link" if (here / name).is_symlink() else "dir"
+            if kind == "link":
+                _check_link(source, relative / name, here / name)
+            yield relative / name, kind, here / name
+        dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
+        for name in sorted(files):
+            path = here / name
+            if _never_published(name):
+                continue
+            if path.is_symlink():
+                _check_link(source, relative / name, path)
+                yield relative / name, "link", path
+            elif stat.S_ISREG(path.lstat().st_mode):
+                yield relative / name, "file", path
+
+
+def _check_link(source: Path, relative: Path, path: Path) -> None:
+    """A link is published as a link, and only when it points inside the output."""
+    target = os.readlink(path)
+    inside = posixpath.normpath(posixpath.join(str(relative.parent), target))
+    if posixpath.isabs(target) or inside == ".." or inside.startswith("../"):
+        raise UnsafeOutput(f"the output has a link leading outside it: {relative} -> {target}")
+
+
 def _copy_tree(source: Path, target: Path, previous: Path | None) -> None:
     target.mkdir()
-    for root, dirs, files in os.walk(source):
-        relative = Path(root).relative_to(source)
-        dirs[:] = [d for d in dirs if not _never_published(d)]
-        files = [f for f in files if not _never_published(f)]
-        for name in dirs:
-            src = Path(root) / name
-            if src.is_symlink():
-                os.symlink(os.readlink(src), target / relative / name)
-            else:
-                (target / relative / name).mkdir()
-        dirs[:] = [d for d in dirs if not (Path(root) / d).is_symlink()]
-        for name in files:
-            src, dst = Path(root) / name, target / relative / name
-            if src.is_symlink():
-                os.symlink(os.readlink(src), dst)
-                continue
-            # Never write into an existing path: it may be a hard link shared with an older
-            # release, which must stay exactly as it was published.
-            dst.unlink(missing_ok=True)
-            if not src.is_file():
-                continue  # sockets, FIFOs and devices are not web content (a FIFO would block)
-            old = previous / relative / name if previous is not None else None
+    for relative, kind, src in _published_entries(source):
+        dst = target / relative
+        if kind == "dir":
+            dst.mkdir()
+        elif kind == "link":
+            os.symlink(os.readlink(src), dst)
+        else:
+            dst.unlink(missing_ok=True)  # a sibling linked along with an unchanged file
+            old = previous / relative if previous is not None else None
             if old is not None and _same_file(src, old):
                 os.link(old, dst)
                 _link_siblings(src, old, dst)
             else:
                 _link_or_copy(src, dst)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024**2:g} MiB"
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

@@ -28,6 +28,7 @@ MAX_SECRETS = 200
 _BAD_BRANCH = re.compile(
     r"(^[-/.])|([/.]$)|(\.\.)|(//)|(@\{)|(\.lock$)|(/\.)|([\x00-\x20~^:?*\[\\\x7f])"
 )
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _GITHUB_PATH = re.compile(r"^/([A-Za-z0-9-]{1,39})/([A-Za-z0-9._-]{1,100}?)(?:\.git)?/?$")
 
 
@@ -108,8 +109,14 @@ def check_secret(name: str, value: str | None = None) -> None:
     if not SECRET_NAME.match(name):
         raise Invalid("a secret's name must be letters, digits and _, not starting with a digit",
                       field="name")
-    if value is not None and len(value.encode()) > MAX_SECRET_BYTES:
+    if value is None:
+        return
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_SECRET_BYTES:
         raise Invalid(f"the value of {name} is larger than 64 KiB", field="value")
+    if _CONTROL.search(value):
+        # A NUL cannot be passed to a process's environment, and escapes would reach logs.
+        raise Invalid(f"the value of {name} may not contain control characters (other than "
+                      "tab and newline)", field="value")
 
 
 def _check_plain_url(url: str) -> None:

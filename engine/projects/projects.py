@@ -19,6 +19,7 @@ from psycopg.errors import UniqueViolation
 from psycopg_pool import AsyncConnectionPool
 
 from engine.accounts.github_tokens import load_github_token
+from engine.builds.repo_address import AddressRefused, check_public, trusted_hosts
 from engine.config import Config
 from engine.crypto import SecretBox
 from engine.errors import Conflict, Invalid, NotFound, Refused, Unavailable
@@ -54,12 +55,14 @@ class Projects:
     """Every change to a project goes through here, so its rules hold whoever asks."""
 
     def __init__(self, pool: AsyncConnectionPool, box: SecretBox, github: GitHubClient,
-                 config: Config, enqueue: Callable[..., Awaitable[dict[str, Any]]]) -> None:
+                 config: Config, enqueue: Callable[..., Awaitable[dict[str, Any]]],
+                 clear_cache: Callable[[int], None] = lambda project_id: None) -> None:
         self.pool = pool
         self.box = box
         self.github = github
         self.config = config
         self.enqueue = enqueue  # the build queue's, so new projects build at once
+        self.clear_cache = clear_cache  # blocking: a deleted project's cached images go too
 
     async def list(self, owner_id: int) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
@@ -78,6 +81,7 @@ class Projects:
         settings = self._settings(body, owner)
         secret_values = body.get("secrets") or {}
         _check_secrets(secret_values)
+        await self._check_address(settings, owner)
         if "branch" not in settings:
             settings["branch"] = await self._default_branch(owner, settings.get("github_repo"))
         try:
@@ -100,6 +104,7 @@ class Projects:
         changes = self._settings(body, owner)
         if not changes:
             return current
+        await self._check_address(changes, owner)
         repo_changed = "repo_url" in changes and changes["repo_url"] != current["repo_url"]
         if repo_changed and current["webhook_id"]:
             await self._remove_webhook(owner, current)
@@ -127,8 +132,10 @@ class Projects:
         async with self.pool.connection() as conn:
             if not await delete_project(conn, owner["id"], project_id):
                 raise NotFound("no such project")
-        await asyncio.get_running_loop().run_in_executor(
-            None, remove_site, self.config.deployments_dir, project["name"])
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, remove_site, self.config.deployments_dir,
+                                   project["name"])
+        await loop.run_in_executor(None, self.clear_cache, project_id)
         log.info("user %s deleted project %s (%s)", owner["id"], project_id, project["name"])
 
     def _settings(self, body: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +158,17 @@ class Projects:
         if "framework" in body:
             settings["framework"] = check_framework(body["framework"])
         return settings
+
+    async def _check_address(self, settings: dict[str, Any], owner: dict[str, Any]) -> None:
+        """A GitHub user's repository URL must lead to a public address (see repo_address)."""
+        url = settings.get("repo_url")
+        if not url or owner["is_local_admin"] or not url.startswith("https://"):
+            return
+        trusted = trusted_hosts(self.config.github_url, self.config.github_api_url)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, check_public, url, trusted)
+        except AddressRefused as exc:
+            raise Invalid(f"repo_url is refused: {exc}", field="repo_url") from None
 
     async def _default_branch(self, owner: dict[str, Any], github_repo: str | None) -> str:
         """The repository's default branch where GitHub can tell us, else 'main'."""

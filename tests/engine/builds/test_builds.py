@@ -122,7 +122,7 @@ async def test_secret_values_are_masked_in_events_and_the_database(builds, tmp_p
     text = await session.text(build["id"])
     assert build["status"] == "passed", text
     assert "key=***" in text
-    assert 'API_KEY="***"' in text  # the .env file the build read
+    assert "API_KEY='***'" in text  # the .env file the build read
     with psycopg.connect(db_url) as conn:
         stored = conn.execute("SELECT string_agg(text, '\n') FROM build_logs").fetchone()[0]
     assert "s3cr3t-v4lue" not in stored

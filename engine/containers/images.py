@@ -1,0 +1,126 @@
+"""Images on the Docker engine: pulling a base, copying a built output out, and housekeeping.
+
+Every image Slipway's builder makes carries the labels `slipway.instance` and
+`slipway.project`, and a project's newest install image is tagged
+`slipway-<instance>/p<project>:cache`. Housekeeping only ever removes images with this
+instance's label, never by force: an image a running build still uses is left for the next
+sweep instead of being pulled from under it.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from engine.containers.sandbox import Output
+
+
+class ImageUnavailable(Exception):
+    """The image is neither on this engine nor pullable; the message says why."""
+
+
+def ensure_image(client: docker.DockerClient, image: str, output: Output) -> None:
+    """Pull `image` unless the engine has it (creating a container never pulls by itself)."""
+    try:
+        client.images.get(image)
+        return
+    except ImageNotFound:
+        pass
+    output("build_stdout", f"Pulling {image}\n".encode())
+    try:
+        client.images.pull(image)
+    except (APIError, DockerException) as exc:
+        reason = getattr(exc, "explanation", None) or str(exc)
+        raise ImageUnavailable(f"the image {image} is not available: {reason}"[:500]) from None
+
+
+def extract_from_image(client: docker.DockerClient, image: str, path: str,
+                       destination: Path) -> bool:
+    """Copy `path` (relative to the image's WORKDIR) out of an image into `destination`.
+    Returns False when the image has no such path."""
+    workdir = client.images.get(image).attrs["Config"].get("WorkingDir") or "/"
+    container = client.containers.create(image, ["true"], network_mode="none")
+    try:
+        try:
+            chunks, _ = container.get_archive(str(Path(workdir) / path))
+        except NotFound:
+            return False
+        with tempfile.TemporaryFile() as buffer:
+            for chunk in chunks:
+                buffer.write(chunk)
+            buffer.seek(0)
+            destination.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(fileobj=buffer) as tar:
+                # The archive's top entry is the directory itself; "data" refuses links out.
+                top = Path(path).name
+                members = []
+                for member in tar.getmembers():
+                    parts = Path(member.name).parts
+                    if parts and parts[0] == top and len(parts) > 1:
+                        member.name = str(Path(*parts[1:]))
+                        members.append(member)
+                tar.extractall(destination, members=members, filter="data")
+        return True
+    finally:
+        container.remove(force=True)
+
+
+INSTANCE_LABEL, PROJECT_LABEL = "slipway.instance", "slipway.project"
+
+
+def image_labels(instance: str, project_id: int) -> dict[str, str]:
+    return {INSTANCE_LABEL: instance, PROJECT_LABEL: str(project_id)}
+
+
+def cache_tag(instance: str, project_id: int) -> str:
+    """The tag of a project's newest install image, named per instance."""
+    return f"slipway-{instance}/p{project_id}:cache"
+
+
+def keep_as_cache(client: docker.DockerClient, image_id: str, instance: str,
+                  project_id: int) -> None:
+    """Tag `image_id` as the project's cache, and sweep the images it replaces."""
+    repository, _, tag = cache_tag(instance, project_id).rpartition(":")
+    client.images.get(image_id).tag(repository, tag)
+    sweep_images(client, {"dangling": True, "label": [f"{INSTANCE_LABEL}={instance}",
+                                                       f"{PROJECT_LABEL}={project_id}"]})
+
+
+def forget_cache(client: docker.DockerClient, instance: str, project_id: int) -> None:
+    """Drop the project's cache tag and every image of the project that nothing uses."""
+    remove_image(client, cache_tag(instance, project_id))
+    sweep_images(client, {"label": [f"{INSTANCE_LABEL}={instance}",
+                                    f"{PROJECT_LABEL}={project_id}"]})
+
+
+def sweep_instance(client: docker.DockerClient, instance: str, projects: set[int]) -> None:
+    """At start: remove this instance's images of deleted projects, and untagged leftovers."""
+    mine = f"{INSTANCE_LABEL}={instance}"
+    sweep_images(client, {"dangling": True, "label": [mine]})
+    for image in client.images.list(filters={"label": [mine]}):
+        project = (image.labels or {}).get(PROJECT_LABEL, "")
+        if not project.isdigit() or int(project) not in projects:
+            for tag in image.tags:
+                remove_image(client, tag)
+    sweep_images(client, {"dangling": True, "label": [mine]})
+
+
+def sweep_images(client: docker.DockerClient, filters: dict[str, Any]) -> None:
+    for image in client.images.list(filters=filters):
+        if not image.tags:
+            remove_image(client, image.id)
+
+
+def remove_image(client: docker.DockerClient, reference: str) -> None:
+    """Remove an image (or one of its tags), unless a container still uses it."""
+    try:
+        client.images.remove(reference, force=False, noprune=False)
+    except (ImageNotFound, NotFound):
+        pass
+    except (APIError, DockerException):
+        pass  # still in use by a build: the next sweep takes it

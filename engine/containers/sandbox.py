@@ -1,0 +1,139 @@
+"""One step of a build that runs the repository's code, in a container under the build's limits.
+
+Every such step — each `RUN` of the repository's Dockerfile, the install command, the build
+command — goes through `run_step`, so the limits cannot differ between them: memory with no
+swap, CPUs, 512 processes, no new privileges, a reduced set of capabilities, the configured
+network, a capped log, and the build's deadline and cancel. A watchdog thread checks the
+deadline and cancel ten times a second whatever the step prints, and kills the container, so a
+silent step (`sleep 150`) stops on time too. The container is removed in every case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.types import LogConfig
+
+PIDS_LIMIT = 512
+WORKSPACE = "/workspace"
+# What a build step may need as root inside its container, and nothing more.
+CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID", "KILL"]
+# Docker keeps a container's output in a log file as well as streaming it: a step printing in
+# a loop must not fill the host's disk before it is stopped.
+STEP_LOG = LogConfig(type=LogConfig.types.JSON, config={"max-size": "10m", "max-file": "1"})
+
+Output = Callable[[str, bytes], None]  # (stream, chunk): "build_stdout", "run_stderr", ...
+
+
+class Stopped(Exception):
+    """The build was canceled or timed out while a step was running."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: int
+    cpus: float
+    network: str
+    pids: int = PIDS_LIMIT
+
+
+@dataclass(frozen=True)
+class Guard:
+    """When a build must stop: its deadline (monotonic) and a cancel or shutdown check."""
+
+    deadline: float
+    should_stop: Callable[[], bool]
+
+    def expired(self) -> bool:
+        return self.should_stop() or time.monotonic() > self.deadline
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one container runs: its image, argv, and where."""
+
+    image: str
+    argv: list[str]
+    working_dir: str
+    environment: dict[str, str] = field(default_factory=dict)
+    user: str = ""
+    workspace: Path | None = None  # mounted read-write at WORKSPACE
+
+
+@dataclass
+class StepResult:
+    exit_code: int
+    out_of_memory: bool = False
+    container: Any = None  # the stopped container, when the caller keeps it (to commit it)
+
+
+def run_step(client: docker.DockerClient, step: Step, *, limits: Limits, guard: Guard,
+             output: Output, streams: tuple[str, str], labels: dict[str, str],
+             keep: Callable[[Any], None] | None = None) -> StepResult:
+    """Run `step` to its end; raises Stopped when the guard fired. `streams` names the output
+    of stdout and stderr. With `keep`, it is called with the stopped container (to commit it)
+    before the container is removed."""
+    volumes = ({str(step.workspace): {"bind": WORKSPACE, "mode": "rw"}}
+               if step.workspace is not None else None)
+    container = client.containers.create(
+        step.image, step.argv[1:], entrypoint=step.argv[:1], working_dir=step.working_dir,
+        environment=step.environment, user=step.user, volumes=volumes,
+        network_mode=limits.network, mem_limit=limits.memory, memswap_limit=limits.memory,
+        nano_cpus=int(limits.cpus * 1e9), pids_limit=limits.pids,
+        security_opt=["no-new-privileges"], cap_drop=["ALL"], cap_add=CAPABILITIES,
+        labels=labels, log_config=STEP_LOG, stdin_open=False, tty=False,
+    )
+    watchdog = _Watchdog(container, guard)
+    watcher = threading.Thread(target=watchdog.watch, name="slipway-watchdog", daemon=True)
+    try:
+        stream = client.api.attach(container.id, stdout=True, stderr=True, stream=True,
+                                   logs=True, demux=True)
+        container.start()
+        watcher.start()
+        for stdout, stderr in stream:
+            if stdout:
+                output(streams[0], stdout)
+            if stderr:
+                output(streams[1], stderr)
+        status = container.wait(timeout=60)
+        if watchdog.fired:
+            raise Stopped()
+        container.reload()
+        result = StepResult(exit_code=int(status.get("StatusCode", -1)),
+                            out_of_memory=bool(container.attrs["State"].get("OOMKilled")))
+        if keep is not None and result.exit_code == 0:
+            keep(container)
+        return result
+    finally:
+        watchdog.stop()
+        with contextlib.suppress(APIError, NotFound):
+            container.remove(force=True)
+
+
+@dataclass
+class _Watchdog:
+    """Kills a container once the guard fires."""
+
+    container: Any
+    guard: Guard
+    fired: bool = False
+    _done: threading.Event = field(default_factory=threading.Event)
+
+    def watch(self) -> None:
+        while not self._done.wait(0.1):
+            if self.guard.expired():
+                self.fired = True
+                with contextlib.suppress(APIError, NotFound):
+                    self.container.kill()
+                return
+
+    def stop(self) -> None:
+        self._done.set()
