@@ -165,6 +165,11 @@ class BuildRunner:
                               "output directory in the project's settings")
             summary = check_output(output_dir, self.config.max_output)
             say(f"Output: {plan.output_dir}/ ({summary.files} files)")
+            if summary.links_out:
+                shown = ", ".join(summary.links_out[:5])
+                more = len(summary.links_out) - 5
+                say(f"Left out {len(summary.links_out)} links leading outside the output: "
+                    f"{shown}" + (f" and {more} more" if more > 0 else ""))
             try:
                 deployment = self._on_loop(self.deploy(job, output_dir))
             except OSError as exc:
@@ -267,7 +272,7 @@ class BuildRunner:
         toolchain, or None when there is nothing to install."""
         if plan.has_dockerfile:
             build_log.line("system", "Building the repository's own Dockerfile")
-            return _read_regular_file(app_dir / "Dockerfile", "Dockerfile")
+            return _read_regular_file(app_dir, "Dockerfile")
         if plan.install_command:
             build_log.line("system", f"Installing with: {plan.install_command}")
             return generate_dockerfile(plan, self.config.node_image)
@@ -343,26 +348,27 @@ async def _started(build_log: BuildLog) -> None:
     build_log.start()
 
 
-def _read_regular_file(path: Path, what: str, limit: int = 1024 * 1024) -> str:
-    """A repository file Slipway itself reads: a regular file, not a link to the host's."""
+def _read_regular_file(app_dir: Path, name: str, limit: int = 1024 * 1024) -> str:
+    """A repository file Slipway itself reads: a regular file inside the checkout (a link
+    is followed only while it stays inside), never a FIFO or a host file."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        descriptor = os.open(confined(app_dir, name, "file"),
+                             os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        raise _Failed(f"the {what} is not a regular file of the repository") from None
+        raise _Failed(f"the {name} is not a regular file of the repository") from None
     with os.fdopen(descriptor, "rb") as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise _Failed(f"the {what} is not a regular file of the repository")
+            raise _Failed(f"the {name} is not a regular file of the repository")
         return file.read(limit).decode(errors="replace")
 
 
 def _dockerignore(app_dir: Path) -> tuple[str, ...]:
     """The repository's own .dockerignore patterns (exceptions with `!` are not honoured:
     leaving a file out is always safe)."""
-    path = app_dir / ".dockerignore"
-    if not path.is_file() or path.is_symlink():
+    if not (app_dir / ".dockerignore").is_file():
         return ()
     patterns = []
-    for line in _read_regular_file(path, ".dockerignore", 64 * 1024).splitlines():
+    for line in _read_regular_file(app_dir, ".dockerignore", 64 * 1024).splitlines():
         line = line.strip()
         if line and not line.startswith(("#", "!")):
             patterns.append(line.strip("/"))

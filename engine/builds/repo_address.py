@@ -27,6 +27,11 @@ class AddressRefused(Exception):
     """The URL leads somewhere a user's repository may not be; the message says why."""
 
 
+class HostUnresolved(AddressRefused):
+    """The host has no address now (a typo, or DNS is down): a fetch cannot proceed, but a
+    project may still be saved, since its fetches are checked again."""
+
+
 @dataclass(frozen=True)
 class PinnedHost:
     """A host name, its port and the public addresses it was checked to resolve to."""
@@ -80,7 +85,7 @@ def check_public(url: str, trusted: Iterable[str]) -> PinnedHost | None:
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise AddressRefused(f"the host {host} could not be resolved") from None
+        raise HostUnresolved(f"the host {host} could not be resolved") from None
     addresses = tuple(dict.fromkeys(info[4][0] for info in found))
     for address in addresses:
         problem = address_problem(address)

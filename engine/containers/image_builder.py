@@ -79,7 +79,9 @@ class _State:
     shell: list[str] = field(default_factory=lambda: list(DEFAULT_SHELL))
     args: dict[str, str] = field(default_factory=dict)
     committed: bool = True  # the image already holds env, workdir and user
-    name: str | None = None  # FROM ... AS <name>
+    stage: str = "0"  # its number among the stages ("0", "1", ...)
+    entrypoint: list[str] = field(default_factory=list)  # the base image's, kept as it was
+    cmd: list[str] = field(default_factory=lambda: ["/bin/sh"])
 
 
 class ImageBuilder:
@@ -90,7 +92,8 @@ class ImageBuilder:
                  labels: dict[str, str]) -> None:
         self.client, self.context, self.limits, self.guard = client, context, limits, guard
         self.output, self.say, self.labels = output, say, labels
-        self._stages: dict[str, _State] = {}
+        self._stages: dict[str, _State] = {}  # by number: "0", "1", ...
+        self._names: dict[str, str] = {}  # FROM ... AS <name> -> its number
 
     def build(self, dockerfile: str) -> str:
         try:
@@ -113,6 +116,7 @@ class ImageBuilder:
             else:
                 assert state is not None  # the parser refuses a Dockerfile not starting so
                 state = self._step(state, instruction, global_args)
+            self._stages[state.stage] = state
         assert state is not None
         return self._finish_stage(state).image
 
@@ -122,9 +126,12 @@ class ImageBuilder:
         words = substitute(instruction.arguments, global_args).split()
         if not words or (len(words) > 1 and (len(words) != 3 or words[1].upper() != "AS")):
             raise self._fail(instruction, "FROM takes an image and optionally AS <name>")
-        reference, name = words[0], (words[2].lower() if len(words) == 3 else None)
-        if reference.lower() in self._stages:
-            state = replace(self._stages[reference.lower()], args={}, name=name)
+        reference, stage = words[0], str(len(self._stages))
+        if len(words) == 3:
+            self._names[words[2].lower()] = stage
+        earlier = self._stage(reference)
+        if earlier is not None:
+            state = replace(self._finish_stage(earlier), args={}, stage=stage)
         elif reference == "scratch":
             raise self._fail(instruction, "FROM scratch is not supported")
         else:
@@ -137,8 +144,8 @@ class ImageBuilder:
             env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
             state = _State(image=image.id, key=_hash("FROM", image.id), env=env,
                            workdir=config.get("WorkingDir") or "/", user=config.get("User") or "",
-                           name=name)
-        self._stages[name or f"#{len(self._stages)}"] = state
+                           stage=stage, entrypoint=config.get("Entrypoint") or [],
+                           cmd=config.get("Cmd") or ["/bin/sh"])
         return state
 
     def _step(self, state: _State, instruction: Instruction,
@@ -347,15 +354,15 @@ class ImageBuilder:
             with self._idle_container(state) as container:
                 image = self._commit(container, state, key)
         finished = replace(state, image=image, key=key, committed=True)
-        for name, stage in self._stages.items():
-            if stage is state:
-                self._stages[name] = finished
+        self._stages[state.stage] = finished
         return finished
 
     def _commit(self, container: Any, state: _State, key: str) -> str:
+        # Docker's commit copies the container's entrypoint (the step's argv) unless given
+        # one: an empty list keeps none.
         conf = {"Env": [f"{k}={v}" for k, v in state.env.items()],
-                "WorkingDir": state.workdir, "User": state.user, "Cmd": ["/bin/sh"],
-                "Labels": {**self.labels, STEP_LABEL: key}}
+                "WorkingDir": state.workdir, "User": state.user, "Cmd": state.cmd,
+                "Entrypoint": state.entrypoint, "Labels": {**self.labels, STEP_LABEL: key}}
         return container.commit(conf=conf).id
 
     def _cached(self, key: str) -> str | None:
@@ -387,16 +394,19 @@ class ImageBuilder:
 
     def _source_image(self, instruction: Instruction) -> str:
         origin = instruction.flags["from"]
-        if origin.lower() in self._stages:
-            return self._finish_stage(self._stages[origin.lower()]).image
-        stages = list(self._stages.values())
-        if origin.isdigit() and int(origin) < len(stages):
-            return self._finish_stage(stages[int(origin)]).image
+        earlier = self._stage(origin)
+        if earlier is not None:
+            return self._finish_stage(earlier).image
         try:
             ensure_image(self.client, origin, self.output)
         except ImageUnavailable as exc:
             raise ImageBuildFailed(str(exc)) from None
         return self.client.images.get(origin).id
+
+    def _stage(self, reference: str) -> _State | None:
+        """An earlier stage named by its name or its number, or None (an image reference)."""
+        number = self._names.get(reference.lower(), reference)
+        return self._stages.get(number)
 
     def _image_workdir(self, image: str) -> str:
         config = self.client.images.get(image).attrs.get("Config") or {}
@@ -413,8 +423,8 @@ class ImageBuilder:
                 groups = _read_file(container, "/etc/group")
         except NotFound:
             passwd = groups = ""
-        uid = _lookup_id(user, passwd)
-        gid = _lookup_id(group, groups) if group else _primary_group(user, passwd)
+        uid = _lookup_id(user, passwd, 2)
+        gid = _lookup_id(group, groups, 2) if group else _lookup_id(user, passwd, 3)
         if uid is None or gid is None:
             raise self._fail(instruction, f"--chown={spec} names an unknown user or group")
         return uid, gid
@@ -470,23 +480,15 @@ def _read_file(container: Any, path: str) -> str:
         return content.read().decode(errors="replace") if content else ""
 
 
-def _lookup_id(name: str, table: str) -> int | None:
+def _lookup_id(name: str, table: str, column: int) -> int | None:
+    """A numeric id as given, or the `column` of `name`'s line in /etc/passwd or /etc/group
+    (2: its id; 3 in /etc/passwd: its primary group)."""
     if name.isdigit():
         return int(name)
     for line in table.splitlines():
         parts = line.split(":")
-        if len(parts) > 2 and parts[0] == name and parts[2].isdigit():
-            return int(parts[2])
-    return None
-
-
-def _primary_group(user: str, passwd: str) -> int | None:
-    if user.isdigit():
-        return int(user)
-    for line in passwd.splitlines():
-        parts = line.split(":")
-        if len(parts) > 3 and parts[0] == user and parts[3].isdigit():
-            return int(parts[3])
+        if len(parts) > column and parts[0] == name and parts[column].isdigit():
+            return int(parts[column])
     return None
 
 

@@ -40,6 +40,7 @@ MIN_COMPRESS_BYTES = 1024
 # A static site's output can be the checkout itself: its history, secrets and dependencies
 # are never published, at any depth.
 NEVER_PUBLISHED = (".git", ".env", ".env.*", "node_modules")
+OUTSIDE_LINK = "outside-link"
 
 
 def release_dir(deployments_dir: Path, project: str, build_id: int) -> Path:
@@ -192,27 +193,33 @@ class UnsafeOutput(Exception):
 class OutputSummary:
     files: int
     bytes: int
+    links_out: tuple[str, ...]  # "path -> target" of the links left out
 
 
 def check_output(source: Path, max_bytes: int) -> OutputSummary:
-    """What publishing `source` would publish, checked before anything is written: every
-    link stays inside it, and the files add up to at most `max_bytes`."""
+    """What publishing `source` would publish, checked before anything is written: the files
+    add up to at most `max_bytes`; links leading out of it are named (they are left out)."""
     files = size = 0
-    for _relative, kind, path in _published_entries(source):
+    links_out = []
+    for relative, kind, path in _published_entries(source):
         if kind == "file":
             files += 1
             size += path.lstat().st_size
             if size > max_bytes:
                 raise UnsafeOutput(f"the output is larger than {_megabytes(max_bytes)} "
                                    "(SLIPWAY_MAX_OUTPUT)")
-    return OutputSummary(files, size)
+        elif kind == OUTSIDE_LINK:
+            links_out.append(f"{relative} -> {os.readlink(path)}")
+    return OutputSummary(files, size, tuple(links_out))
 
 
 def _published_entries(source: Path) -> Iterator[tuple[Path, str, Path]]:
-    """(path relative to `source`, "dir" | "link" | "file", path) of what a release holds.
+    """(path relative to `source`, "dir" | "link" | "file" | OUTSIDE_LINK, path) of what a
+    release holds, and of the links it leaves out.
 
-    Never-published names are left out, and so are sockets, FIFOs and devices; links are
-    not followed, and a link whose target leads outside `source` raises UnsafeOutput."""
+    Never-published names are left out, and so are sockets, FIFOs and devices. Links are
+    never followed: one whose target stays inside `source` is published as a link, one
+    leading anywhere else (an absolute path, `../..`) is OUTSIDE_LINK and never published."""
     if source.is_symlink() or not source.is_dir():
         raise UnsafeOutput("the output directory is not a directory of the repository")
     for root, dirs, files in os.walk(source):
@@ -220,28 +227,26 @@ def _published_entries(source: Path) -> Iterator[tuple[Path, str, Path]]:
         relative = here.relative_to(source)
         dirs[:] = sorted(d for d in dirs if not _never_published(d))
         for name in dirs:
-            kind = "link" if (here / name).is_symlink() else "dir"
-            if kind == "link":
-                _check_link(source, relative / name, here / name)
-            yield relative / name, kind, here / name
+            path = here / name
+            kind = _link_kind(relative / name, path) if path.is_symlink() else "dir"
+            yield relative / name, kind, path
         dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
         for name in sorted(files):
             path = here / name
             if _never_published(name):
                 continue
             if path.is_symlink():
-                _check_link(source, relative / name, path)
-                yield relative / name, "link", path
+                yield relative / name, _link_kind(relative / name, path), path
             elif stat.S_ISREG(path.lstat().st_mode):
                 yield relative / name, "file", path
 
 
-def _check_link(source: Path, relative: Path, path: Path) -> None:
-    """A link is published as a link, and only when it points inside the output."""
+def _link_kind(relative: Path, path: Path) -> str:
     target = os.readlink(path)
     inside = posixpath.normpath(posixpath.join(str(relative.parent), target))
     if posixpath.isabs(target) or inside == ".." or inside.startswith("../"):
-        raise UnsafeOutput(f"the output has a link leading outside it: {relative} -> {target}")
+        return OUTSIDE_LINK
+    return "link"
 
 
 def _copy_tree(source: Path, target: Path, previous: Path | None) -> None:
@@ -252,7 +257,7 @@ def _copy_tree(source: Path, target: Path, previous: Path | None) -> None:
             dst.mkdir()
         elif kind == "link":
             os.symlink(os.readlink(src), dst)
-        else:
+        elif kind == "file":
             dst.unlink(missing_ok=True)  # a sibling linked along with an unchanged file
             old = previous / relative if previous is not None else None
             if old is not None and _same_file(src, old):

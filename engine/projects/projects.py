@@ -19,7 +19,12 @@ from psycopg.errors import UniqueViolation
 from psycopg_pool import AsyncConnectionPool
 
 from engine.accounts.github_tokens import load_github_token
-from engine.builds.repo_address import AddressRefused, check_public, trusted_hosts
+from engine.builds.repo_address import (
+    AddressRefused,
+    HostUnresolved,
+    check_public,
+    trusted_hosts,
+)
 from engine.config import Config
 from engine.crypto import SecretBox
 from engine.errors import Conflict, Invalid, NotFound, Refused, Unavailable
@@ -167,6 +172,8 @@ class Projects:
         trusted = trusted_hosts(self.config.github_url, self.config.github_api_url)
         try:
             await asyncio.get_running_loop().run_in_executor(None, check_public, url, trusted)
+        except HostUnresolved:
+            pass  # nothing to refuse yet: every fetch checks again
         except AddressRefused as exc:
             raise Invalid(f"repo_url is refused: {exc}", field="repo_url") from None
 

@@ -226,7 +226,7 @@ async def test_a_private_github_repository_clones_with_the_owners_token(builds, 
                                     ada_github.token)
     response = await session.api.post("/api/projects", headers=ada.headers, json_body={
         "name": "private-site", "repo_url": repo.html_url})
-    build = await _finished_for(session, ada, response.json()["latest_build"]["id"])
+    build = await session.finished(response.json()["latest_build"]["id"], who=ada)
     assert build["status"] == "passed", build
     git_requests = [r for r in github.requests if "/private-site.git/" in r.path]
     assert git_requests
@@ -236,19 +236,9 @@ async def test_a_private_github_repository_clones_with_the_owners_token(builds, 
     ada_github.token = "gho_rotated"  # the stored token no longer works
     retry = await session.api.post(f"/api/projects/{response.json()['id']}/builds",
                                    headers=ada.headers)
-    failed = await _finished_for(session, ada, retry.json()["build"]["id"])
+    failed = await session.finished(retry.json()["build"]["id"], who=ada)
     assert failed["status"] == "failed"
     assert failed["error"].startswith("the repository refused access")
-
-
-async def _finished_for(session: Builds, who, build_id: int) -> dict:
-    deadline = time.monotonic() + 60
-    while True:
-        build = (await session.api.get(f"/api/builds/{build_id}", headers=who.headers)).json()
-        if build["status"] in ("passed", "failed", "canceled"):
-            return build
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
 
 
 @pytest.mark.gen_test(timeout=120)

@@ -1,0 +1,134 @@
+"""Slipway's own image builder against the real Docker engine: what a Dockerfile's steps leave
+in the image, the cache between builds, and what never leaves the build context."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+
+from engine.containers.image_builder import BuildContext, ImageBuilder, ImageBuildFailed
+from engine.containers.sandbox import Guard, Limits
+
+LIMITS = Limits(memory=256 * 1024**2, cpus=1.0, network="none")
+
+
+class Built:
+    """One builder's run: the image, and what it printed."""
+
+    def __init__(self, client: docker.DockerClient, context: Path, labels: dict[str, str]):
+        self.client, self.context, self.labels = client, context, labels
+        self.lines: list[str] = []
+        self.output: list[tuple[str, bytes]] = []
+
+    def build(self, dockerfile: str, excludes: tuple[str, ...] = (".env", ".git")) -> str:
+        builder = ImageBuilder(
+            self.client, BuildContext(self.context, excludes), limits=LIMITS,
+            guard=Guard(time.monotonic() + 60, lambda: False),
+            output=lambda stream, chunk: self.output.append((stream, chunk)),
+            say=self.lines.append, labels=self.labels)
+        return builder.build(dockerfile)
+
+    def run(self, image: str, command: str) -> str:
+        return self.client.containers.run(image, ["sh", "-c", command], remove=True,
+                                          network_mode="none").decode()
+
+
+@pytest.fixture
+def built(docker_client, tmp_path):
+    labels = {"slipway.instance": f"test-{uuid.uuid4().hex[:8]}", "slipway.project": "1"}
+    context = tmp_path / "context"
+    context.mkdir()
+    yield Built(docker_client, context, labels)
+    for image in docker_client.images.list(all=True,
+                                           filters={"label": f"slipway.instance="
+                                                             f"{labels['slipway.instance']}"}):
+        with contextlib.suppress(docker.errors.APIError):
+            docker_client.images.remove(image.id, force=True)
+
+
+def test_env_workdir_and_copied_files_are_in_the_image(built, busybox_image):
+    (built.context / "app").mkdir()
+    (built.context / "app" / "one.txt").write_text("one")
+    (built.context / "top.txt").write_text("top")
+    image = built.build(
+        f"FROM {busybox_image}\nARG GREETING=hello\nENV WHO=world PLACE=\"the site\"\n"
+        "WORKDIR /srv\nCOPY app ./app/\nCOPY top.txt renamed.txt\n"
+        "RUN echo \"$GREETING $WHO\" > greeting.txt\n")
+    assert built.run(image, "pwd; cat app/one.txt renamed.txt greeting.txt; echo $PLACE") == (
+        "/srv\nonetophello world\nthe site\n")
+    # A build argument is the step's environment, not the image's.
+    assert "GREETING" not in built.run(image, "env")
+
+
+def test_a_multi_stage_dockerfile_copies_from_an_earlier_stage(built, busybox_image):
+    image = built.build(
+        f"FROM {busybox_image} AS build\nWORKDIR /work\n"
+        "RUN mkdir -p dist/sub && echo page > dist/index.html && echo deep > dist/sub/a.txt\n"
+        f"FROM {busybox_image}\nCOPY --from=build /work/dist /site\n"
+        "COPY --from=0 /work/dist/index.html /copy-of-index.html\n")
+    assert built.run(image, "cat /site/index.html /site/sub/a.txt /copy-of-index.html") == (
+        "page\ndeep\npage\n")
+
+
+def test_unchanged_steps_come_from_the_cache_and_a_changed_file_reruns_what_follows(
+        built, busybox_image):
+    (built.context / "package.json").write_text("{}")
+    dockerfile = (f"FROM {busybox_image}\nWORKDIR /app\nCOPY package.json ./\n"
+                  "RUN cat /proc/sys/kernel/random/uuid > installed-at\n")
+    first = built.build(dockerfile)
+    again = built.build(dockerfile)
+    assert again == first
+    assert built.lines.count("  (cached)") == 2  # the COPY and the RUN
+
+    (built.context / "package.json").write_text('{"dependencies": {}}')
+    changed = built.build(dockerfile)
+    assert changed != first
+    assert built.run(changed, "cat installed-at") != built.run(first, "cat installed-at")
+
+
+def test_excluded_files_and_links_out_of_the_context_never_enter_the_image(
+        built, busybox_image, tmp_path):
+    host = tmp_path / "host-secret"
+    host.write_text("host-only")
+    (built.context / ".env").write_text("API_KEY=secret")
+    (built.context / "index.html").write_text("<h1>site</h1>")
+    os.symlink(host, built.context / "leak")
+    image = built.build(f"FROM {busybox_image}\nWORKDIR /app\nCOPY . ./\n")
+    listing = built.run(image, "ls -A /app; readlink /app/leak; cat /app/leak 2>&1 || true")
+    assert ".env" not in listing.split()
+    assert "index.html" in listing and str(host) in listing
+    assert "host-only" not in listing  # the link was copied as a link, not followed
+
+    (built.context / "sub").symlink_to(tmp_path)
+    with pytest.raises(ImageBuildFailed, match="outside the build context"):
+        built.build(f"FROM {busybox_image}\nCOPY sub/host-secret /x\n")
+    with pytest.raises(ImageBuildFailed, match="outside the build context"):
+        built.build(f"FROM {busybox_image}\nCOPY ../host-secret /x\n")
+
+
+def test_a_failing_step_names_its_line_and_exit_code(built, busybox_image):
+    with pytest.raises(ImageBuildFailed, match=r"line 3: RUN exit 7 exited with code 7") as info:
+        built.build(f"FROM {busybox_image}\nRUN echo fine\nRUN exit 7\n")
+    assert info.value.exit_code == 7
+    assert ("build_stdout", b"fine\n") in built.output
+
+
+def test_a_step_writes_stderr_as_stderr(built, busybox_image):
+    built.build(f"FROM {busybox_image}\nRUN echo oops >&2\n")
+    assert ("build_stderr", b"oops\n") in built.output
+
+
+def test_copy_sets_the_owner_by_name_or_number(built, busybox_image):
+    (built.context / "a.txt").write_text("a")
+    image = built.build(f"FROM {busybox_image}\nCOPY --chown=nobody:nogroup a.txt /by-name\n"
+                        "COPY --chown=1234 --chmod=600 a.txt /by-number\n")
+    assert built.run(image, "stat -c '%u:%g %a' /by-name /by-number") == (
+        "65534:65534 644\n1234:1234 600\n")
+    with pytest.raises(ImageBuildFailed, match="unknown user or group"):
+        built.build(f"FROM {busybox_image}\nCOPY --chown=mallory a.txt /x\n")
