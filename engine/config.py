@@ -131,6 +131,14 @@ def _memory(raw: str) -> int:
     return value
 
 
+def format_size(value: int) -> str:
+    """A size as the settings are written (2g, 512m), for messages naming a limit."""
+    for unit, size in (("g", 1024**3), ("m", 1024**2), ("k", 1024)):
+        if value >= size and value % size == 0:
+            return f"{value // size}{unit}"
+    return f"{value} bytes"
+
+
 def _hostname(raw: str) -> str:
     host = raw.strip().lower().rstrip(".")
     if not host or len(host) > 253 or not all(_HOSTNAME_LABEL.match(p) for p in host.split(".")):

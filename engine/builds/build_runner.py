@@ -44,10 +44,11 @@ from engine.builds.workspace import (
     remove_work_directories,
     write_env_file,
 )
-from engine.config import Config
+from engine.config import Config, format_size
 from engine.containers.docker_engine import DockerUnavailable, connect_docker
 from engine.containers.image_builder import BuildContext, ImageBuilder, ImageBuildFailed
 from engine.containers.images import (
+    ArchiveTooLarge,
     ImageUnavailable,
     ensure_image,
     extract_from_image,
@@ -224,13 +225,13 @@ class BuildRunner:
             builder = ImageBuilder(client, context, limits=limits, guard=guard,
                                    output=build_log.write,
                                    say=lambda text: build_log.line("system", text),
-                                   labels=labels)
+                                   labels=labels, max_copy=self.config.max_output)
             try:
                 image = builder.build(dockerfile)
             except ImageBuildFailed as exc:
                 if exc.out_of_memory:
                     raise _Failed(f"out of memory: the install step needed more than "
-                                  f"{_size(self.config.build_memory)} (SLIPWAY_BUILD_MEMORY)",
+                                  f"{format_size(self.config.build_memory)} (SLIPWAY_BUILD_MEMORY)",
                                   exc.exit_code) from None
                 raise _Failed(f"the install step failed: {exc}", exc.exit_code) from None
             keep_as_cache(client, image, self.config.instance, job["project_id"])
@@ -239,7 +240,13 @@ class BuildRunner:
         if not plan.build_command:
             if plan.has_dockerfile:
                 output_dir = confined(app_dir, plan.output_dir, "output directory")
-                if extract_from_image(client, image, plan.output_dir, output_dir):
+                try:
+                    copied = extract_from_image(client, image, plan.output_dir, output_dir,
+                                                labels, self.config.max_output)
+                except ArchiveTooLarge:
+                    raise _Failed(f"the output is larger than {format_size(self.config.max_output)}"
+                                  " (SLIPWAY_MAX_OUTPUT)") from None
+                if copied:
                     build_log.line("system", f"Copied {plan.output_dir}/ out of the image")
             return
         build_log.line("system", f"Running: {plan.build_command}")
@@ -261,7 +268,7 @@ class BuildRunner:
                           labels={**labels, "slipway.build": str(job["id"])})
         if result.out_of_memory:
             raise _Failed(f"out of memory: the build needed more than "
-                          f"{_size(self.config.build_memory)} (SLIPWAY_BUILD_MEMORY)",
+                          f"{format_size(self.config.build_memory)} (SLIPWAY_BUILD_MEMORY)",
                           result.exit_code)
         if result.exit_code != 0:
             raise _Failed(f"the build command exited with code {result.exit_code}",
@@ -373,13 +380,6 @@ def _dockerignore(app_dir: Path) -> tuple[str, ...]:
         if line and not line.startswith(("#", "!")):
             patterns.append(line.strip("/"))
     return tuple(patterns)
-
-
-def _size(value: int) -> str:
-    for unit, size in (("g", 1024**3), ("m", 1024**2), ("k", 1024)):
-        if value >= size and value % size == 0:
-            return f"{value // size}{unit}"
-    return f"{value} bytes"
 
 
 def _summary(outcome: Outcome) -> str:

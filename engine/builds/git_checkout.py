@@ -9,7 +9,7 @@ Git runs in a process group of its own, and the whole group is killed at the bui
 or on cancel: `git fetch` hands the transfer to a `git-remote-https` child, which a kill of git
 alone would leave running (holding the build's slot through its open pipes). A transfer that
 stalls below a trickle is ended by git itself, and the host of a user's URL is pinned to the
-public addresses checked by `engine.builds.repo_address`.
+public addresses checked by `engine.builds.repo_address`, with redirects off.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def fetch_commit(
         run = _GitRunner(dest, env, deadline, should_stop)
         run("init", "--quiet")
         log(f"Fetching {ref if commit else branch} from {_display(repo_url)}")
-        pin = ["-c", f"http.curloptResolve={pinned.curl_resolve()}"] if pinned else []
+        # A pinned host may not redirect git elsewhere (to a loopback URL, say).
+        pin = (["-c", f"http.curloptResolve={pinned.curl_resolve()}",
+                "-c", "http.followRedirects=false"] if pinned else [])
         run(*pin, "-c", f"http.lowSpeedLimit={LOW_SPEED_BYTES}",
             "-c", f"http.lowSpeedTime={LOW_SPEED_SECONDS}",
             "fetch", "--quiet", "--depth", "1", "--no-tags", remote, ref,

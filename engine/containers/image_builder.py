@@ -42,7 +42,12 @@ from engine.containers.dockerfile_parser import (
     parse_dockerfile,
     substitute,
 )
-from engine.containers.images import ImageUnavailable, ensure_image
+from engine.containers.images import (
+    ArchiveTooLarge,
+    ImageUnavailable,
+    copy_archive,
+    ensure_image,
+)
 from engine.containers.sandbox import Guard, Limits, Output, Step, Stopped, run_step
 
 STEP_LABEL = "slipway.step"
@@ -89,9 +94,10 @@ class ImageBuilder:
 
     def __init__(self, client: docker.DockerClient, context: BuildContext, *, limits: Limits,
                  guard: Guard, output: Output, say: Callable[[str], None],
-                 labels: dict[str, str]) -> None:
+                 labels: dict[str, str], max_copy: int) -> None:
         self.client, self.context, self.limits, self.guard = client, context, limits, guard
         self.output, self.say, self.labels = output, say, labels
+        self.max_copy = max_copy  # the most a COPY --from may carry (it passes through /tmp)
         self._stages: dict[str, _State] = {}  # by number: "0", "1", ...
         self._names: dict[str, str] = {}  # FROM ... AS <name> -> its number
 
@@ -316,14 +322,15 @@ class ImageBuilder:
         with self._idle_container_of(image) as container:
             for source in sources:
                 path = posixpath.normpath(posixpath.join(workdir, source))
-                try:
-                    chunks, _ = container.get_archive(path)
-                except NotFound:
-                    raise self._fail(instruction, f"{source} does not exist in the source "
-                                     "image") from None
                 with tempfile.TemporaryFile() as buffer:
-                    for chunk in chunks:
-                        buffer.write(chunk)
+                    try:
+                        found = copy_archive(self.client, container.id, path, buffer,
+                                             self.max_copy)
+                    except ArchiveTooLarge as exc:
+                        raise self._fail(instruction, f"{exc} (SLIPWAY_MAX_OUTPUT)") from None
+                    if not found:
+                        raise self._fail(instruction, f"{source} does not exist in the "
+                                         "source image")
                     buffer.seek(0)
                     with tarfile.open(fileobj=buffer) as tar:
                         members = tar.getmembers()

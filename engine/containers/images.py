@@ -12,11 +12,12 @@ from __future__ import annotations
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
+from engine.config import format_size
 from engine.containers.sandbox import Output
 
 
@@ -39,20 +40,23 @@ def ensure_image(client: docker.DockerClient, image: str, output: Output) -> Non
         raise ImageUnavailable(f"the image {image} is not available: {reason}"[:500]) from None
 
 
+class ArchiveTooLarge(Exception):
+    """What was to be copied out of an image is larger than allowed."""
+
+
 def extract_from_image(client: docker.DockerClient, image: str, path: str,
-                       destination: Path) -> bool:
-    """Copy `path` (relative to the image's WORKDIR) out of an image into `destination`.
-    Returns False when the image has no such path."""
+                       destination: Path, labels: dict[str, str], max_bytes: int) -> bool:
+    """Copy `path` (relative to the image's WORKDIR) out of an image into `destination`,
+    reading at most `max_bytes` of Docker's archive. Returns False when the image has no
+    such path."""
     workdir = client.images.get(image).attrs["Config"].get("WorkingDir") or "/"
-    container = client.containers.create(image, ["true"], network_mode="none")
+    container = client.containers.create(image, ["true"], entrypoint=[], network_mode="none",
+                                         labels=labels)
     try:
-        try:
-            chunks, _ = container.get_archive(str(Path(workdir) / path))
-        except NotFound:
-            return False
         with tempfile.TemporaryFile() as buffer:
-            for chunk in chunks:
-                buffer.write(chunk)
+            if not copy_archive(client, container.id, str(Path(workdir) / path), buffer,
+                                max_bytes):
+                return False
             buffer.seek(0)
             destination.mkdir(parents=True, exist_ok=True)
             with tarfile.open(fileobj=buffer) as tar:
@@ -68,6 +72,30 @@ def extract_from_image(client: docker.DockerClient, image: str, path: str,
         return True
     finally:
         container.remove(force=True)
+
+
+def copy_archive(client: docker.DockerClient, container_id: str, path: str, into: BinaryIO,
+                 max_bytes: int) -> bool:
+    """Write Docker's tar of `path` in a container into `into`, at most `max_bytes` of it
+    (else ArchiveTooLarge); False when there is no such path.
+
+    The stream is closed on the way out, read whole or not: docker-py's `get_archive` gives
+    no way to close one read in part, and the engine will not remove the container while it
+    still writes to it."""
+    response = client.api.get(client.api._url("/containers/{0}/archive", container_id),
+                              params={"path": path}, stream=True,
+                              headers={"Accept-Encoding": "identity"})
+    try:
+        if response.status_code == 404:
+            return False
+        client.api._raise_for_status(response)
+        for chunk in response.iter_content(64 * 1024, False):
+            into.write(chunk)
+            if into.tell() > max_bytes:
+                raise ArchiveTooLarge(f"{path} is larger than {format_size(max_bytes)}")
+        return True
+    finally:
+        response.close()
 
 
 INSTANCE_LABEL, PROJECT_LABEL = "slipway.instance", "slipway.project"

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import brotli
 
+from engine.config import format_size
 from engine.sites.site_paths import site_dir
 
 RELEASES = "releases"
@@ -206,7 +207,7 @@ def check_output(source: Path, max_bytes: int) -> OutputSummary:
             files += 1
             size += path.lstat().st_size
             if size > max_bytes:
-                raise UnsafeOutput(f"the output is larger than {_megabytes(max_bytes)} "
+                raise UnsafeOutput(f"the output is larger than {format_size(max_bytes)} "
                                    "(SLIPWAY_MAX_OUTPUT)")
         elif kind == OUTSIDE_LINK:
             links_out.append(f"{relative} -> {os.readlink(path)}")
@@ -265,10 +266,6 @@ def _copy_tree(source: Path, target: Path, previous: Path | None) -> None:
                 _link_siblings(src, old, dst)
             else:
                 _link_or_copy(src, dst)
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1024**2:g} MiB"
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

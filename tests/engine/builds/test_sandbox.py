@@ -672,3 +672,17 @@ async def test_an_output_over_the_size_limit_is_not_published(builds, tmp_path):
     assert build["status"] == "failed", await session.text(build["id"])
     assert "SLIPWAY_MAX_OUTPUT" in build["error"]
     assert not _release(session, build["id"]).exists()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_an_output_copied_out_of_an_image_is_held_to_the_size_limit(builds, tmp_path,
+                                                                          busybox_image):
+    session = await builds(max_output=1024 * 1024)
+    repo = make_repo(tmp_path / "repo", {"Dockerfile": (
+        f"FROM {busybox_image}\nWORKDIR /site\n"
+        "RUN mkdir public && dd if=/dev/zero of=public/big.bin bs=1048576 count=3\n")})
+    project = await session.project(repo, output_dir="public")
+    build = await session.finished(project["latest_build"]["id"])
+    assert build["status"] == "failed", await session.text(build["id"])
+    assert build["error"] == "the output is larger than 1m (SLIPWAY_MAX_OUTPUT)"
+    assert not _release(session, build["id"]).exists()

@@ -31,7 +31,7 @@ class Built:
             self.client, BuildContext(self.context, excludes), limits=LIMITS,
             guard=Guard(time.monotonic() + 60, lambda: False),
             output=lambda stream, chunk: self.output.append((stream, chunk)),
-            say=self.lines.append, labels=self.labels)
+            say=self.lines.append, labels=self.labels, max_copy=64 * 1024**2)
         return builder.build(dockerfile)
 
     def run(self, image: str, command: str) -> str:
@@ -132,3 +132,11 @@ def test_copy_sets_the_owner_by_name_or_number(built, busybox_image):
         "65534:65534 644\n1234:1234 600\n")
     with pytest.raises(ImageBuildFailed, match="unknown user or group"):
         built.build(f"FROM {busybox_image}\nCOPY --chown=mallory a.txt /x\n")
+
+
+def test_a_copy_from_a_stage_larger_than_allowed_fails_before_filling_the_disk(
+        built, busybox_image):
+    with pytest.raises(ImageBuildFailed, match=r"line 4: /big is larger than 64m"):
+        built.build(f"FROM {busybox_image} AS big\n"
+                    "RUN dd if=/dev/zero of=/big bs=1048576 count=80 2>/dev/null\n"
+                    f"FROM {busybox_image}\nCOPY --from=big /big /big\n")
