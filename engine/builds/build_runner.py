@@ -54,6 +54,7 @@ from engine.containers.images import (
     extract_from_image,
     forget_cache,
     image_labels,
+    image_registry,
     keep_as_cache,
     sweep_instance,
 )
@@ -199,6 +200,25 @@ class BuildRunner:
         trusted = trusted_hosts(self.config.github_url, self.config.github_api_url)
         return check_public(job["repo_url"], trusted)
 
+    def _image_policy(self, job: dict[str, Any]) -> Callable[[str], str | None]:
+        """Why a GitHub user's Dockerfile may not name an image: the engine pulls it from the
+        host's network, so a registry at a loopback or private address is refused as a
+        repository URL would be (the configured Node image is the administrator's)."""
+        if job["is_local_admin"]:
+            return lambda reference: None
+
+        def problem(reference: str) -> str | None:
+            registry = image_registry(reference)
+            if registry is None or reference == self.config.node_image:
+                return None
+            try:
+                check_public(f"https://{registry}/", frozenset())
+            except AddressRefused as exc:
+                return f"the image {reference} is refused: {exc}"
+            return None
+
+        return problem
+
     def _plan(self, job: dict[str, Any], app_dir: Path, say: Callable[[str], None]) -> BuildPlan:
         if not app_dir.is_dir():
             raise _Failed(f"the root directory {job['root_dir']} does not exist in the repository")
@@ -225,7 +245,8 @@ class BuildRunner:
             builder = ImageBuilder(client, context, limits=limits, guard=guard,
                                    output=build_log.write,
                                    say=lambda text: build_log.line("system", text),
-                                   labels=labels, max_copy=self.config.max_output)
+                                   labels=labels, max_copy=self.config.max_output,
+                                   image_problem=self._image_policy(job))
             try:
                 image = builder.build(dockerfile)
             except ImageBuildFailed as exc:
@@ -253,7 +274,7 @@ class BuildRunner:
         working_dir = f"{WORKSPACE}/{job['root_dir']}" if job["root_dir"] else WORKSPACE
         if dockerfile is None:
             try:
-                ensure_image(client, image, build_log.write)
+                ensure_image(client, image, build_log.write, guard)
             except ImageUnavailable as exc:
                 raise _Failed(f"{exc} (SLIPWAY_NODE_IMAGE)") from None
         command = plan.build_command

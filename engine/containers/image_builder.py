@@ -94,10 +94,12 @@ class ImageBuilder:
 
     def __init__(self, client: docker.DockerClient, context: BuildContext, *, limits: Limits,
                  guard: Guard, output: Output, say: Callable[[str], None],
-                 labels: dict[str, str], max_copy: int) -> None:
+                 labels: dict[str, str], max_copy: int,
+                 image_problem: Callable[[str], str | None] = lambda reference: None) -> None:
         self.client, self.context, self.limits, self.guard = client, context, limits, guard
         self.output, self.say, self.labels = output, say, labels
         self.max_copy = max_copy  # the most a COPY --from may carry (it passes through /tmp)
+        self.image_problem = image_problem  # why an image may not be used, or None
         self._stages: dict[str, _State] = {}  # by number: "0", "1", ...
         self._names: dict[str, str] = {}  # FROM ... AS <name> -> its number
 
@@ -141,10 +143,7 @@ class ImageBuilder:
         elif reference == "scratch":
             raise self._fail(instruction, "FROM scratch is not supported")
         else:
-            try:
-                ensure_image(self.client, reference, self.output)
-            except ImageUnavailable as exc:
-                raise ImageBuildFailed(str(exc)) from None
+            self._pull(reference, instruction)
             image = self.client.images.get(reference)
             config = image.attrs.get("Config") or {}
             env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
@@ -404,11 +403,17 @@ class ImageBuilder:
         earlier = self._stage(origin)
         if earlier is not None:
             return self._finish_stage(earlier).image
+        self._pull(origin, instruction)
+        return self.client.images.get(origin).id
+
+    def _pull(self, reference: str, instruction: Instruction) -> None:
+        problem = self.image_problem(reference)
+        if problem:
+            raise self._fail(instruction, problem)
         try:
-            ensure_image(self.client, origin, self.output)
+            ensure_image(self.client, reference, self.output, self.guard)
         except ImageUnavailable as exc:
             raise ImageBuildFailed(str(exc)) from None
-        return self.client.images.get(origin).id
 
     def _stage(self, reference: str) -> _State | None:
         """An earlier stage named by its name or its number, or None (an image reference)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tarfile
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,26 +19,54 @@ import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from engine.config import format_size
-from engine.containers.sandbox import Output
+from engine.containers.sandbox import Guard, Output, Stopped
 
 
 class ImageUnavailable(Exception):
     """The image is neither on this engine nor pullable; the message says why."""
 
 
-def ensure_image(client: docker.DockerClient, image: str, output: Output) -> None:
-    """Pull `image` unless the engine has it (creating a container never pulls by itself)."""
+def ensure_image(client: docker.DockerClient, image: str, output: Output,
+                 guard: Guard | None = None) -> None:
+    """Pull `image` unless the engine has it (creating a container never pulls by itself).
+
+    With a guard, a pull that outlasts the build's deadline or cancel raises Stopped (the
+    engine may go on pulling: it cannot be told to stop)."""
     try:
         client.images.get(image)
         return
     except ImageNotFound:
         pass
     output("build_stdout", f"Pulling {image}\n".encode())
-    try:
-        client.images.pull(image)
-    except (APIError, DockerException) as exc:
+    failure: list[BaseException] = []
+
+    def pull() -> None:
+        try:
+            client.images.pull(image)
+        except BaseException as exc:  # handed to the waiting thread
+            failure.append(exc)
+
+    puller = threading.Thread(target=pull, name="slipway-pull", daemon=True)
+    puller.start()
+    while puller.is_alive():
+        puller.join(0.1)
+        if guard is not None and guard.expired():
+            raise Stopped()
+    if failure:
+        exc = failure[0]
+        if not isinstance(exc, (APIError, DockerException)):
+            raise exc
         reason = getattr(exc, "explanation", None) or str(exc)
-        raise ImageUnavailable(f"the image {image} is not available: {reason}"[:500]) from None
+        raise ImageUnavailable(f"the image {image} is not available: {reason}"[:500])
+
+
+def image_registry(reference: str) -> str | None:
+    """The registry host (and port) an image reference names, or None for Docker Hub:
+    Docker reads a first path component with a dot or a colon, or `localhost`, as one."""
+    first, slash, _ = reference.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first.lower()
+    return None
 
 
 class ArchiveTooLarge(Exception):

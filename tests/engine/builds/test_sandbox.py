@@ -686,3 +686,42 @@ async def test_an_output_copied_out_of_an_image_is_held_to_the_size_limit(builds
     assert build["status"] == "failed", await session.text(build["id"])
     assert build["error"] == "the output is larger than 1m (SLIPWAY_MAX_OUTPUT)"
     assert not _release(session, build["id"]).exists()
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_a_github_users_dockerfile_cannot_pull_from_a_private_registry(builds, github):
+    # The Docker engine pulls from the host's network: a registry on loopback would let a user
+    # probe the host's services as a repository URL would.
+    server = SilentServer(hang=False)
+    try:
+        session = await builds()
+        mallory_github = github.add_user("mallory")
+        repo = github.add_repo(mallory_github, "registry-probe", files={
+            "Dockerfile": f"FROM 127.0.0.1:{server.port}/probe:1\n"})
+        mallory = await sign_in_github_user(session.running, session.api, mallory_github.id,
+                                            "mallory", mallory_github.token)
+        response = await session.api.post("/api/projects", headers=mallory.headers, json_body={
+            "name": "probe", "repo_url": repo.html_url, "output_dir": "public"})
+        assert response.status == 201, response.body
+        build = await session.finished(response.json()["latest_build"]["id"], who=mallory)
+        assert build["status"] == "failed"
+        assert "resolves to a loopback address" in build["error"], build["error"]
+        assert server.connections == 0
+    finally:
+        server.close()
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_a_pull_from_a_registry_that_never_answers_is_stopped_by_the_timeout(builds,
+                                                                                  tmp_path):
+    server = SilentServer()  # the administrator may name it, but it must not hold the build
+    try:
+        session = await builds(build_timeout=4)
+        repo = make_repo(tmp_path / "repo", {
+            "Dockerfile": f"FROM 127.0.0.1:{server.port}/never:1\n"})
+        project = await session.project(repo, output_dir="public")
+        build = await session.finished(project["latest_build"]["id"], seconds=15)
+        assert build["error"] == "timed out after 4 s (SLIPWAY_BUILD_TIMEOUT)"
+        assert _ran_for(build) <= 4 + 5
+    finally:
+        server.close()
