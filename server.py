@@ -112,6 +112,7 @@ class Slipway(tornado.web.Application):
                                  enqueue=lambda *a, **k: self.builds.enqueue(*a, **k))
         runner = BuildRunner(pool=db.pool, loop=loop, box=self.keys.box, emitter=self.events,
                              config=config, deploy=self.deployer.deploy,
+                             cache_secret=self.keys.build_cache,
                              statuses=CommitStatuses(db.pool, self.keys.box, self.github,
                                                      config.public_url))
         self.builds = BuildQueue(db.pool, runner, self.events,

@@ -66,6 +66,7 @@ class Keys:
     box: SecretBox = field(repr=False)
     jwt: bytes = field(repr=False)
     cookie: bytes = field(repr=False)
+    build_cache: bytes = field(repr=False)
 
     @classmethod
     def derive(cls, master: bytes) -> Keys:
@@ -73,4 +74,5 @@ class Keys:
             box=SecretBox(derive_key(master, "aes-256-gcm")),
             jwt=derive_key(master, "jwt-hs256"),
             cookie=derive_key(master, "signed-cookies"),
+            build_cache=derive_key(master, "build-cache-labels"),
         )

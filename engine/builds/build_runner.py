@@ -46,7 +46,12 @@ from engine.builds.workspace import (
 )
 from engine.config import Config, format_size
 from engine.containers.docker_engine import DockerUnavailable, connect_docker
-from engine.containers.image_builder import BuildContext, ImageBuilder, ImageBuildFailed
+from engine.containers.image_builder import (
+    BuildContext,
+    ImageBuilder,
+    ImageBuildFailed,
+    ImagePolicy,
+)
 from engine.containers.images import (
     ArchiveTooLarge,
     ImageUnavailable,
@@ -58,7 +63,15 @@ from engine.containers.images import (
     keep_as_cache,
     sweep_instance,
 )
-from engine.containers.sandbox import WORKSPACE, Guard, Limits, Step, Stopped, run_step
+from engine.containers.sandbox import (
+    WORKSPACE,
+    Guard,
+    Limits,
+    Step,
+    StepNotStarted,
+    Stopped,
+    run_step,
+)
 from engine.crypto import SecretBox
 from engine.deploys.releases import UnsafeOutput, check_output
 from engine.deploys.releases import remove_leftovers as remove_release_leftovers
@@ -104,9 +117,9 @@ class _Failed(Exception):
 
 class BuildRunner:
     def __init__(self, *, pool: Any, loop: asyncio.AbstractEventLoop, box: SecretBox,
-                 emitter: EventEmitter, config: Config, deploy: Deploy,
+                 emitter: EventEmitter, config: Config, deploy: Deploy, cache_secret: bytes,
                  statuses: CommitStatuses | None = None) -> None:
-        self.statuses = statuses
+        self.statuses, self.cache_secret = statuses, cache_secret
         self.pool, self.loop, self.box = pool, loop, box
         self.emitter, self.config, self.deploy = emitter, config, deploy
 
@@ -200,12 +213,13 @@ class BuildRunner:
         trusted = trusted_hosts(self.config.github_url, self.config.github_api_url)
         return check_public(job["repo_url"], trusted)
 
-    def _image_policy(self, job: dict[str, Any]) -> Callable[[str], str | None]:
-        """Why a GitHub user's Dockerfile may not name an image: the engine pulls it from the
-        host's network, so a registry at a loopback or private address is refused as a
-        repository URL would be (the configured Node image is the administrator's)."""
+    def _image_policy(self, job: dict[str, Any]) -> ImagePolicy:
+        """What a GitHub user's Dockerfile may name. The engine pulls from the host's network,
+        so a registry at a loopback or private address is refused as a repository URL would
+        be, and the pull sends no stored credentials (the administrator's registries are not
+        the user's). The configured Node image is the administrator's choice."""
         if job["is_local_admin"]:
-            return lambda reference: None
+            return ImagePolicy()
 
         def problem(reference: str) -> str | None:
             registry = image_registry(reference)
@@ -217,7 +231,8 @@ class BuildRunner:
                 return f"the image {reference} is refused: {exc}"
             return None
 
-        return problem
+        return ImagePolicy(problem=problem,
+                           anonymous=lambda reference: reference != self.config.node_image)
 
     def _plan(self, job: dict[str, Any], app_dir: Path, say: Callable[[str], None]) -> BuildPlan:
         if not app_dir.is_dir():
@@ -246,7 +261,8 @@ class BuildRunner:
                                    output=build_log.write,
                                    say=lambda text: build_log.line("system", text),
                                    labels=labels, max_copy=self.config.max_output,
-                                   image_problem=self._image_policy(job))
+                                   cache_secret=self.cache_secret,
+                                   policy=self._image_policy(job))
             try:
                 image = builder.build(dockerfile)
             except ImageBuildFailed as exc:
@@ -284,9 +300,12 @@ class BuildRunner:
             command = f"ln -sfn /app/node_modules node_modules 2>/dev/null; {command}"
         step = Step(image=image, argv=["sh", "-c", command], working_dir=working_dir,
                     environment={**job["secrets"], "CI": "1"}, workspace=checkout)
-        result = run_step(client, step, limits=limits, guard=guard, output=build_log.write,
-                          streams=("run_stdout", "run_stderr"),
-                          labels={**labels, "slipway.build": str(job["id"])})
+        try:
+            result = run_step(client, step, limits=limits, guard=guard, output=build_log.write,
+                              streams=("run_stdout", "run_stderr"),
+                              labels={**labels, "slipway.build": str(job["id"])})
+        except StepNotStarted as exc:
+            raise _Failed(f"the build command could not start: {exc}") from None
         if result.out_of_memory:
             raise _Failed(f"out of memory: the build needed more than "
                           f"{format_size(self.config.build_memory)} (SLIPWAY_BUILD_MEMORY)",

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.builds.repo_address import PinnedHost
 
@@ -34,6 +35,7 @@ case "$1" in
   *) printf '%s\\n' "$SLIPWAY_GIT_PASSWORD" ;;
 esac
 """
+MAX_OUTPUT_BYTES = 256 * 1024  # of git's own messages kept, per stream
 # git gives up on a transfer slower than this many bytes a second for this many seconds.
 LOW_SPEED_BYTES, LOW_SPEED_SECONDS = 1000, 60
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -75,7 +77,8 @@ def fetch_commit(
             "fetch", "--quiet", "--depth", "1", "--no-tags", remote, ref,
             failure=_fetch_failure(branch, commit, token))
         run("checkout", "--quiet", "--detach", "FETCH_HEAD")
-        sha, author, message = run("log", "-1", "--format=%H%n%an <%ae>%n%s").split("\n", 2)
+        facts = run("log", "-1", "--format=%H%n%an <%ae>%n%s").split("\n", 2)
+        sha, author, message = (*facts, "", "")[:3]  # a commit may have an empty message
     log(f"Checked out {sha[:12]}: {message.strip()[:200]}")
     return Commit(sha=sha, message=message.strip()[:1000], author=author[:200])
 
@@ -90,7 +93,7 @@ class _GitRunner:
     def __call__(self, *args: str, failure: Callable[[str], str] | None = None) -> str:
         process = subprocess.Popen(
             ["git", *args], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True,
         )
         outputs: list[str] = ["", ""]
@@ -127,7 +130,28 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def _collect(process: subprocess.Popen, outputs: list[str]) -> None:
-    outputs[0], outputs[1] = process.communicate()
+    """Read git's stdout and stderr to their end, keeping a bounded part of each: a hostile
+    server can send endless `remote:` messages."""
+    def stderr() -> None:
+        outputs[1] = _read_bounded(process.stderr, keep="tail")
+
+    reader = threading.Thread(target=stderr, daemon=True)
+    reader.start()
+    outputs[0] = _read_bounded(process.stdout, keep="head")
+    reader.join()
+    process.wait()
+
+
+def _read_bounded(pipe: Any, keep: str) -> str:
+    kept = bytearray()
+    for chunk in iter(lambda: pipe.read(64 * 1024), b""):
+        kept += chunk
+        if len(kept) > MAX_OUTPUT_BYTES:
+            if keep == "tail":
+                del kept[:-MAX_OUTPUT_BYTES]
+            else:
+                del kept[MAX_OUTPUT_BYTES:]
+    return kept.decode(errors="replace")
 
 
 def _git_environment(home: Path, token: str | None) -> dict[str, str]:

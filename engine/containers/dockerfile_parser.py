@@ -134,7 +134,7 @@ def _exec_form(rest: str) -> list[str] | None:
         return None
     try:
         value = json.loads(rest)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (or nested beyond reason): shell form
         return None
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return value

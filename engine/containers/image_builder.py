@@ -20,7 +20,7 @@ import contextlib
 import fnmatch
 import glob
 import hashlib
-import io
+import hmac
 import os
 import posixpath
 import shlex
@@ -43,12 +43,22 @@ from engine.containers.dockerfile_parser import (
     substitute,
 )
 from engine.containers.images import (
+    INSTANCE_LABEL,
     ArchiveTooLarge,
     ImageUnavailable,
     copy_archive,
     ensure_image,
 )
-from engine.containers.sandbox import Guard, Limits, Output, Step, Stopped, run_step
+from engine.containers.sandbox import (
+    Guard,
+    Limits,
+    Output,
+    Step,
+    StepNotStarted,
+    Stopped,
+    guarded,
+    run_step,
+)
 
 STEP_LABEL = "slipway.step"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -70,6 +80,15 @@ class BuildContext:
 
     root: Path
     excludes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """Which images a Dockerfile may name: `problem` says why one may not (None: it may), and
+    `anonymous` whether it is pulled without the engine client's stored credentials."""
+
+    problem: Callable[[str], str | None] = lambda reference: None
+    anonymous: Callable[[str], bool] = lambda reference: False
 
 
 @dataclass
@@ -94,12 +113,15 @@ class ImageBuilder:
 
     def __init__(self, client: docker.DockerClient, context: BuildContext, *, limits: Limits,
                  guard: Guard, output: Output, say: Callable[[str], None],
-                 labels: dict[str, str], max_copy: int,
-                 image_problem: Callable[[str], str | None] = lambda reference: None) -> None:
+                 labels: dict[str, str], max_copy: int, cache_secret: bytes,
+                 policy: ImagePolicy | None = None) -> None:
         self.client, self.context, self.limits, self.guard = client, context, limits, guard
         self.output, self.say, self.labels = output, say, labels
         self.max_copy = max_copy  # the most a COPY --from may carry (it passes through /tmp)
-        self.image_problem = image_problem  # why an image may not be used, or None
+        self.policy = policy or ImagePolicy()
+        # Step labels are MACs under this secret: a key is computed from public inputs, so a
+        # plain key as a label could be forged on a pulled image to poison the cache.
+        self.cache_secret = cache_secret
         self._stages: dict[str, _State] = {}  # by number: "0", "1", ...
         self._names: dict[str, str] = {}  # FROM ... AS <name> -> its number
 
@@ -192,17 +214,21 @@ class ImageBuilder:
             # Build arguments are the step's environment only: through `env`, so the commit
             # does not record them in the image's configuration.
             argv = ["env", *(f"{k}={v}" for k, v in state.args.items()), *argv]
-        key = _hash(state.key, str(instruction), repr(argv))
+        key = _step_key(state, str(instruction), repr(argv))
         cached = self._cached(key)
         if cached:
             return replace(state, image=cached, key=key, committed=True)
         step = Step(image=state.image, argv=argv, working_dir=state.workdir,
                     environment=state.env, user=state.user)
         committed: list[str] = []
-        result = run_step(self.client, step, limits=self.limits, guard=self.guard,
-                          output=self.output, streams=("build_stdout", "build_stderr"),
-                          labels=self.labels,
-                          keep=lambda c: committed.append(self._commit(c, state, key)))
+        try:
+            result = run_step(self.client, step, limits=self.limits, guard=self.guard,
+                              output=self.output, streams=("build_stdout", "build_stderr"),
+                              labels=self.labels,
+                              keep=lambda c: committed.append(self._commit(c, state, key)))
+        except StepNotStarted as exc:
+            raise self._fail(instruction, f"{_shown(instruction)} could not start: {exc}") \
+                from None
         if result.out_of_memory:
             raise ImageBuildFailed(f"line {instruction.line}: {_shown(instruction)} ran out of "
                                    "memory", exit_code=result.exit_code, out_of_memory=True)
@@ -213,7 +239,8 @@ class ImageBuilder:
 
     def _copy(self, state: _State, instruction: Instruction,
               variables: dict[str, str]) -> _State:
-        words = instruction.exec_form or shlex.split(substitute(instruction.arguments, variables))
+        words = instruction.exec_form or _words(substitute(instruction.arguments, variables),
+                                                instruction)
         if len(words) < 2:
             raise self._fail(instruction, f"{instruction.keyword} needs a source and a destination")
         *sources, destination = words
@@ -226,14 +253,14 @@ class ImageBuilder:
         with tempfile.TemporaryFile() as archive:
             source_key = self._pack(archive, state, instruction, sources, target,
                                     into_directory, owner, mode)
-            key = _hash(state.key, str(instruction), source_key)
+            key = _step_key(state, str(instruction), source_key)
             cached = self._cached(key)
             if cached:
                 return replace(state, image=cached, key=key, committed=True)
             archive.seek(0)
             with self._idle_container(state) as container:
-                container.put_archive("/", archive)
-                image = self._commit(container, state, key)
+                guarded(self.guard, lambda: container.put_archive("/", archive))
+                image = guarded(self.guard, lambda: self._commit(container, state, key))
         return replace(state, image=image, key=key, committed=True)
 
     def _pack(self, archive: Any, state: _State, instruction: Instruction,
@@ -257,10 +284,10 @@ class ImageBuilder:
                 digest.update(f"{member.name}\0{member.type!r}\0{member.mode}\0{member.uid}\0"
                               f"{member.gid}\0{member.linkname}\0".encode())
                 if content is not None:
-                    with content:
-                        data = content.read()
-                    digest.update(hashlib.sha256(data).digest())
-                    tar.addfile(member, io.BytesIO(data))
+                    with content:  # streamed twice (hash, then copy), never held whole
+                        digest.update(_file_digest(content))
+                        content.seek(0)
+                        tar.addfile(member, content)
                 else:
                     tar.addfile(member)
         return digest.hexdigest()
@@ -354,11 +381,11 @@ class ImageBuilder:
         """Commit what metadata steps changed since the last image (ENV after the last RUN)."""
         if state.committed:
             return state
-        key = _hash(state.key, "commit")
+        key = _step_key(state, "commit")
         image = self._cached(key)
         if not image:
             with self._idle_container(state) as container:
-                image = self._commit(container, state, key)
+                image = guarded(self.guard, lambda: self._commit(container, state, key))
         finished = replace(state, image=image, key=key, committed=True)
         self._stages[state.stage] = finished
         return finished
@@ -368,12 +395,15 @@ class ImageBuilder:
         # one: an empty list keeps none.
         conf = {"Env": [f"{k}={v}" for k, v in state.env.items()],
                 "WorkingDir": state.workdir, "User": state.user, "Cmd": state.cmd,
-                "Entrypoint": state.entrypoint, "Labels": {**self.labels, STEP_LABEL: key}}
+                "Entrypoint": state.entrypoint,
+                "Labels": {**self.labels, STEP_LABEL: self._seal(key)}}
         return container.commit(conf=conf).id
 
     def _cached(self, key: str) -> str | None:
-        labels = [f"{STEP_LABEL}={key}", *(f"{k}={v}" for k, v in self.labels.items()
-                                           if k == "slipway.instance")]
+        """The image this step made in an earlier build of the same project (never another
+        project's: a hit would tell one user what another builds, or hand over their image)."""
+        labels = [f"{STEP_LABEL}={self._seal(key)}",
+                  *(f"{k}={v}" for k, v in self.labels.items())]
         images = self.client.images.list(all=True, filters={"label": labels})
         if images:
             self.say("  (cached)")
@@ -407,13 +437,22 @@ class ImageBuilder:
         return self.client.images.get(origin).id
 
     def _pull(self, reference: str, instruction: Instruction) -> None:
-        problem = self.image_problem(reference)
+        problem = self.policy.problem(reference)
         if problem:
             raise self._fail(instruction, problem)
         try:
-            ensure_image(self.client, reference, self.output, self.guard)
+            ensure_image(self.client, reference, self.output, self.guard,
+                         anonymous=self.policy.anonymous(reference))
         except ImageUnavailable as exc:
             raise ImageBuildFailed(str(exc)) from None
+        if INSTANCE_LABEL in (self.client.images.get(reference).labels or {}):
+            # Another project's install image (of this Slipway or another): its files are
+            # that project's, never another build's to read.
+            raise self._fail(instruction, f"{reference} is an image Slipway built for a "
+                             "project; a Dockerfile may not use it")
+
+    def _seal(self, key: str) -> str:
+        return hmac.new(self.cache_secret, key.encode(), hashlib.sha256).hexdigest()
 
     def _stage(self, reference: str) -> _State | None:
         """An earlier stage named by its name or its number, or None (an image reference)."""
@@ -429,17 +468,28 @@ class ImageBuilder:
         if not spec:
             return None
         user, _, group = spec.partition(":")
-        try:
-            with self._idle_container(state) as container:
-                passwd = _read_file(container, "/etc/passwd")
-                groups = _read_file(container, "/etc/group")
-        except NotFound:
-            passwd = groups = ""
+        with self._idle_container(state) as container:
+            passwd = self._read_file(container, "/etc/passwd")
+            groups = self._read_file(container, "/etc/group")
         uid = _lookup_id(user, passwd, 2)
         gid = _lookup_id(group, groups, 2) if group else _lookup_id(user, passwd, 3)
         if uid is None or gid is None:
             raise self._fail(instruction, f"--chown={spec} names an unknown user or group")
         return uid, gid
+
+    def _read_file(self, container: Any, path: str, limit: int = 1024 * 1024) -> str:
+        """A small file of an image ("" when missing, a directory or a link)."""
+        with tempfile.TemporaryFile() as buffer:
+            try:
+                if not copy_archive(self.client, container.id, path, buffer, limit):
+                    return ""
+            except ArchiveTooLarge:
+                return ""
+            buffer.seek(0)
+            with tarfile.open(fileobj=buffer) as tar:
+                member = tar.next()
+                content = tar.extractfile(member) if member and member.isreg() else None
+                return content.read(limit).decode(errors="replace") if content else ""
 
     def _excluded(self, relative: str) -> bool:
         """Excluded when the path, its name or any folder above it matches a pattern."""
@@ -472,6 +522,13 @@ def _member(path: Path, name: str) -> Iterator[tuple[tarfile.TarInfo, Any]]:
         yield member, open(path, "rb")  # noqa: SIM115 - read and closed by _pack
 
 
+def _file_digest(content: Any) -> bytes:
+    digest = hashlib.sha256()
+    for block in iter(lambda: content.read(1024 * 1024), b""):
+        digest.update(block)
+    return digest.digest()
+
+
 def _relocate(member: tarfile.TarInfo, name: str, top: str, target: str | None) -> None:
     member.name = name.lstrip("/")
     if member.islnk() and target is not None:  # a hard link names another member
@@ -482,14 +539,6 @@ def _relocate(member: tarfile.TarInfo, name: str, top: str, target: str | None) 
 def _inside(path: Path, root: Path) -> bool:
     resolved, base = path.resolve(), root.resolve()
     return resolved == base or base in resolved.parents
-
-
-def _read_file(container: Any, path: str) -> str:
-    chunks, _ = container.get_archive(path)
-    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
-        member = tar.getmembers()[0]
-        content = tar.extractfile(member)
-        return content.read().decode(errors="replace") if content else ""
 
 
 def _lookup_id(name: str, table: str, column: int) -> int | None:
@@ -521,8 +570,16 @@ def _arg(text: str, scope: dict[str, str], global_args: dict[str, str]) -> dict[
     return {name.strip(): value}
 
 
+def _words(text: str, instruction: Instruction) -> list[str]:
+    """Words as the shell would split them (quotes honoured), or the line's reason."""
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise ImageBuildFailed(f"line {instruction.line}: {str(exc).lower()}") from None
+
+
 def _env_pairs(text: str, instruction: Instruction) -> dict[str, str]:
-    words = shlex.split(text)
+    words = _words(text, instruction)
     if not words:
         raise ImageBuildFailed(f"line {instruction.line}: ENV needs a name and a value")
     if "=" not in words[0]:
@@ -540,6 +597,14 @@ def _env_pairs(text: str, instruction: Instruction) -> dict[str, str]:
 def _shown(instruction: Instruction) -> str:
     text = str(instruction)
     return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _step_key(state: _State, *parts: str) -> str:
+    """A step's key: the steps before it, the configuration it starts from (a changed build
+    argument's value changes it), and what the step itself does."""
+    config = repr((sorted(state.env.items()), state.workdir, state.user, state.shell,
+                   sorted(state.args.items())))
+    return _hash(state.key, config, *parts)
 
 
 def _hash(*parts: str) -> str:

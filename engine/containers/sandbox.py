@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 from docker.errors import APIError, NotFound
@@ -30,11 +30,16 @@ CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID",
 # a loop must not fill the host's disk before it is stopped.
 STEP_LOG = LogConfig(type=LogConfig.types.JSON, config={"max-size": "10m", "max-file": "1"})
 
+T = TypeVar("T")
 Output = Callable[[str, bytes], None]  # (stream, chunk): "build_stdout", "run_stderr", ...
 
 
 class Stopped(Exception):
     """The build was canceled or timed out while a step was running."""
+
+
+class StepNotStarted(Exception):
+    """Docker could not start the step (no such user, no such shell); the message is why."""
 
 
 @dataclass(frozen=True)
@@ -83,20 +88,27 @@ def run_step(client: docker.DockerClient, step: Step, *, limits: Limits, guard: 
     before the container is removed."""
     volumes = ({str(step.workspace): {"bind": WORKSPACE, "mode": "rw"}}
                if step.workspace is not None else None)
-    container = client.containers.create(
-        step.image, step.argv[1:], entrypoint=step.argv[:1], working_dir=step.working_dir,
-        environment=step.environment, user=step.user, volumes=volumes,
-        network_mode=limits.network, mem_limit=limits.memory, memswap_limit=limits.memory,
-        nano_cpus=int(limits.cpus * 1e9), pids_limit=limits.pids,
-        security_opt=["no-new-privileges"], cap_drop=["ALL"], cap_add=CAPABILITIES,
-        labels=labels, log_config=STEP_LOG, stdin_open=False, tty=False,
-    )
+    try:
+        container = client.containers.create(
+            step.image, step.argv[1:], entrypoint=step.argv[:1], working_dir=step.working_dir,
+            environment=step.environment, user=step.user, volumes=volumes,
+            network_mode=limits.network, mem_limit=limits.memory, memswap_limit=limits.memory,
+            nano_cpus=int(limits.cpus * 1e9), pids_limit=limits.pids,
+            security_opt=["no-new-privileges"], cap_drop=["ALL"], cap_add=CAPABILITIES,
+            labels=labels, log_config=STEP_LOG, stdin_open=False, tty=False,
+        )
+    except APIError as exc:
+        raise StepNotStarted(_explanation(exc)) from None
     watchdog = _Watchdog(container, guard)
     watcher = threading.Thread(target=watchdog.watch, name="slipway-watchdog", daemon=True)
+    stopped = False
     try:
         stream = client.api.attach(container.id, stdout=True, stderr=True, stream=True,
                                    logs=True, demux=True)
-        container.start()
+        try:
+            container.start()
+        except APIError as exc:
+            raise StepNotStarted(_explanation(exc)) from None
         watcher.start()
         for stdout, stderr in stream:
             if stdout:
@@ -110,12 +122,50 @@ def run_step(client: docker.DockerClient, step: Step, *, limits: Limits, guard: 
         result = StepResult(exit_code=int(status.get("StatusCode", -1)),
                             out_of_memory=bool(container.attrs["State"].get("OOMKilled")))
         if keep is not None and result.exit_code == 0:
-            keep(container)
+            guarded(guard, lambda: keep(container))
         return result
+    except Stopped:
+        stopped = True
+        raise
     finally:
         watchdog.stop()
-        with contextlib.suppress(APIError, NotFound):
-            container.remove(force=True)
+        if stopped:  # the engine may still be committing it: do not wait for that
+            threading.Thread(target=_remove, args=(container,), daemon=True).start()
+        else:
+            _remove(container)
+
+
+def guarded(guard: Guard, work: Callable[[], T]) -> T:
+    """Blocking work on the engine (a commit, a copy) that the build's deadline and cancel
+    still bound: it runs in a thread, and Stopped is raised when the guard fires first (the
+    engine finishes the work on its own, and housekeeping removes what it leaves)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name="slipway-engine-work", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+        if guard.expired():
+            raise Stopped()
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value
+
+
+def _remove(container: Any) -> None:
+    with contextlib.suppress(APIError, NotFound):
+        container.remove(force=True)
+
+
+def _explanation(exc: APIError) -> str:
+    return str(getattr(exc, "explanation", None) or exc)[:500]
 
 
 @dataclass

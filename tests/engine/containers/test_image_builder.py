@@ -26,12 +26,14 @@ class Built:
         self.lines: list[str] = []
         self.output: list[tuple[str, bytes]] = []
 
-    def build(self, dockerfile: str, excludes: tuple[str, ...] = (".env", ".git")) -> str:
+    def build(self, dockerfile: str, excludes: tuple[str, ...] = (".env", ".git"),
+              secret: bytes = b"test-secret") -> str:
         builder = ImageBuilder(
             self.client, BuildContext(self.context, excludes), limits=LIMITS,
             guard=Guard(time.monotonic() + 60, lambda: False),
             output=lambda stream, chunk: self.output.append((stream, chunk)),
-            say=self.lines.append, labels=self.labels, max_copy=64 * 1024**2)
+            say=self.lines.append, labels=self.labels, max_copy=64 * 1024**2,
+            cache_secret=secret)
         return builder.build(dockerfile)
 
     def run(self, image: str, command: str) -> str:
@@ -92,6 +94,19 @@ def test_unchanged_steps_come_from_the_cache_and_a_changed_file_reruns_what_foll
     assert built.run(changed, "cat installed-at") != built.run(first, "cat installed-at")
 
 
+def test_only_images_sealed_with_the_instances_secret_are_cache_hits(built, busybox_image):
+    # A step's key is computed from public inputs (the base image, the instruction, the
+    # files): anyone could put an image labelled with it on the engine (a pulled image keeps
+    # its labels), so a label counts only when Slipway's secret vouches for it.
+    dockerfile = (f"FROM {busybox_image}\n"
+                  "RUN cat /proc/sys/kernel/random/uuid > made-by\n")
+    forged = built.build(dockerfile, secret=b"what an attacker knows: everything but this")
+    genuine = built.build(dockerfile)
+    assert "  (cached)" not in built.lines
+    assert genuine != forged
+    assert built.build(dockerfile) == genuine
+
+
 def test_excluded_files_and_links_out_of_the_context_never_enter_the_image(
         built, busybox_image, tmp_path):
     host = tmp_path / "host-secret"
@@ -140,3 +155,14 @@ def test_a_copy_from_a_stage_larger_than_allowed_fails_before_filling_the_disk(
         built.build(f"FROM {busybox_image} AS big\n"
                     "RUN dd if=/dev/zero of=/big bs=1048576 count=80 2>/dev/null\n"
                     f"FROM {busybox_image}\nCOPY --from=big /big /big\n")
+
+
+def test_a_dockerfile_cannot_start_from_or_copy_out_of_an_image_slipway_built(
+        built, busybox_image):
+    # Another project's install image holds that project's files (its manifest, its private
+    # packages): a Dockerfile naming it, by tag or by id, is refused.
+    other_project = built.build(f"FROM {busybox_image}\nRUN echo private > /secret\n")
+    with pytest.raises(ImageBuildFailed, match="an image Slipway built for a project"):
+        built.build(f"FROM {other_project}\n")
+    with pytest.raises(ImageBuildFailed, match="an image Slipway built for a project"):
+        built.build(f"FROM {busybox_image}\nCOPY --from={other_project} /secret /stolen\n")
