@@ -119,7 +119,8 @@ class Slipway(tornado.web.Application):
                                  concurrency=config.build_concurrency,
                                  timeout=config.build_timeout)
         self.projects = Projects(db.pool, self.keys.box, self.github, config,
-                                 enqueue=self.builds.enqueue, clear_cache=runner.clear_cache)
+                                 enqueue=self.builds.enqueue, clear_cache=runner.clear_cache,
+                                 stop_builds=self.builds.stop_project)
         self.secrets = Secrets(db.pool, self.keys.box)
         self.deliveries = GitHubDeliveries(db.pool, self.keys.box, config,
                                            enqueue=self.builds.enqueue)

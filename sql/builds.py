@@ -92,6 +92,17 @@ async def cancel_queued(conn: AsyncConnection, build_id: int) -> dict[str, Any] 
     return rows[0] if rows else None
 
 
+async def cancel_project_queued(conn: AsyncConnection, project_id: int) -> list[dict[str, Any]]:
+    """Cancel every queued build of a project (it is being deleted)."""
+    return await _rows(
+        conn,
+        "UPDATE builds SET status = 'canceled', finished_at = now(), "
+        "error = 'the project is being deleted' "
+        "WHERE project_id = %s AND status = 'queued' RETURNING *",
+        (project_id,),
+    )
+
+
 async def set_commit(conn: AsyncConnection, build_id: int, sha: str, message: str,
                      author: str) -> None:
     await conn.execute(

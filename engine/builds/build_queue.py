@@ -19,11 +19,12 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from engine.builds.build_runner import BuildControl, BuildRunner, Outcome
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, NotFound, Unavailable
 from engine.events import EventEmitter
 from engine.ownership import require_owned_project
 from engine.times import iso_time
 from sql.builds import (
+    cancel_project_queued,
     cancel_queued,
     claim_queued,
     fail_interrupted,
@@ -130,6 +131,25 @@ class BuildQueue:
             return build
         raise Conflict(f"build #{build_id} is already {build['status']}")
 
+    async def stop_project(self, project_id: int, grace_seconds: float = 30.0) -> None:
+        """End a project's builds before it is deleted: queued ones are canceled, running
+        ones stopped, and this waits until they have ended (a build that went on could
+        publish a release of a project that no longer exists)."""
+        async with self.pool.connection() as conn:
+            await cancel_project_queued(conn, project_id)
+        mine = [build_id for build_id, control in self._running.items()
+                if control.project_id == project_id]
+        for build_id in mine:
+            control = self._running.get(build_id)
+            if control is not None:
+                control.stop_reason = "the project was deleted"
+                control.cancel_requested.set()
+        deadline = time.monotonic() + grace_seconds
+        while any(build_id in self._running for build_id in mine):
+            if time.monotonic() > deadline:
+                raise Unavailable("the project's build did not stop in time; try again")
+            await asyncio.sleep(0.05)
+
     def is_running(self, build_id: int) -> bool:
         return build_id in self._running
 
@@ -152,7 +172,8 @@ class BuildQueue:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
 
     async def _launch(self, build: dict[str, Any]) -> None:
-        control = BuildControl(deadline=time.monotonic() + self.timeout)
+        control = BuildControl(deadline=time.monotonic() + self.timeout,
+                               project_id=build["project_id"])
         self._running[build["id"]] = control
         await self._announce(build)
         loop = asyncio.get_running_loop()

@@ -91,6 +91,7 @@ class BuildControl:
     """What the queue holds for a running build: a way to cancel it, and its deadline."""
 
     deadline: float
+    project_id: int = 0
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     stop_reason: str | None = None  # why Slipway itself stopped the build (shutting down)
 

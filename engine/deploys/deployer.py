@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from engine.config import Config
 from engine.deploys.releases import (
     go_live,
     go_live_preview,
+    live_build_id,
     precompress,
     prune_releases,
     publish_release,
@@ -48,14 +50,23 @@ class Deployer:
         sites = self.config.deployments_dir
         release = await loop.run_in_executor(None, publish_release, sites, name, build_id,
                                              output)
-        if job.get("preview"):
-            return await self._go_live_preview(job, release)
-        production = site_url(self.config.public_url, self.config.domain, name)
-        immutable = site_url(self.config.public_url, self.config.domain, f"{build_id}--{name}")
-        async with self.pool.connection() as conn, conn.transaction():
-            deployment = await record_live(conn, job["project_id"], build_id, immutable,
-                                           production)
-            await loop.run_in_executor(None, go_live, sites, name, build_id)
+        try:
+            if job.get("preview"):
+                return await self._go_live_preview(job, release)
+            production = site_url(self.config.public_url, self.config.domain, name)
+            immutable = site_url(self.config.public_url, self.config.domain,
+                                 f"{build_id}--{name}")
+            async with self.pool.connection() as conn, conn.transaction():
+                deployment = await record_live(conn, job["project_id"], build_id, immutable,
+                                               production)
+                await loop.run_in_executor(None, go_live, sites, name, build_id)
+        except BaseException:
+            # Not live (the project was deleted meanwhile, the database went away): a release
+            # left on disk would still be served at its immutable address. (One the swap
+            # already made live stays: the site keeps working.)
+            if live_build_id(sites, name) != build_id:
+                await loop.run_in_executor(None, shutil.rmtree, release, True)
+            raise
         log.info("project %s: build %s is live at %s", name, build_id, production)
         self._announce(job["owner_id"], deployment)
         self._later(prune_releases, sites, name, self.config.keep_releases, set())

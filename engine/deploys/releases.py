@@ -30,7 +30,7 @@ from pathlib import Path
 import brotli
 
 from engine.config import format_size
-from engine.sites.site_paths import site_dir
+from engine.sites.site_paths import DELETED_PREFIX, site_dir
 
 RELEASES = "releases"
 CURRENT = "current"
@@ -82,11 +82,13 @@ def publish_release(deployments_dir: Path, project: str, build_id: int, output: 
 
 def remove_leftovers(deployments_dir: Path) -> int:
     """At start: what a killed Slipway left half-made (staging directories, temporary links
-    of a swap). Nothing is being published while Slipway starts, so each is debris."""
+    of a swap, deleted projects' sites set aside). Nothing is being published while Slipway
+    starts, so each is debris."""
     removed = 0
     if not deployments_dir.is_dir():
         return removed
-    for pattern in (f"*/{RELEASES}/.staging-*", f"*/.{CURRENT}-*", f"*/{PREVIEWS}/.*"):
+    for pattern in (f"*/{RELEASES}/.staging-*", f"*/.{CURRENT}-*", f"*/{PREVIEWS}/.*",
+                    f"{DELETED_PREFIX}*"):
         for path in deployments_dir.glob(pattern):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)

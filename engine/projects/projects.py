@@ -39,7 +39,13 @@ from engine.projects.project_rules import (
     check_secret,
     check_subpath,
 )
-from engine.sites.site_paths import remove_site, rename_site, site_url
+from engine.sites.site_paths import (
+    put_site_back,
+    remove_site_files,
+    rename_site,
+    site_url,
+    take_site_down,
+)
 from sql.projects import (
     delete_project,
     get_project,
@@ -61,13 +67,15 @@ class Projects:
 
     def __init__(self, pool: AsyncConnectionPool, box: SecretBox, github: GitHubClient,
                  config: Config, enqueue: Callable[..., Awaitable[dict[str, Any]]],
-                 clear_cache: Callable[[int], None] = lambda project_id: None) -> None:
+                 clear_cache: Callable[[int], None] = lambda project_id: None,
+                 stop_builds: Callable[[int], Awaitable[None]] | None = None) -> None:
         self.pool = pool
         self.box = box
         self.github = github
         self.config = config
         self.enqueue = enqueue  # the build queue's, so new projects build at once
         self.clear_cache = clear_cache  # blocking: a deleted project's cached images go too
+        self.stop_builds = stop_builds or _no_builds  # ends a project's builds, waiting
 
     async def list(self, owner_id: int) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
@@ -130,18 +138,35 @@ class Projects:
         return await self.get(owner["id"], project_id)
 
     async def delete(self, owner: dict[str, Any], project_id: int) -> None:
-        """Remove the webhook (best effort), the project with all it owns, and its site."""
+        """Stop the project's builds, take its site down, delete the project with all it owns,
+        then remove the webhook (best effort) and the site's files.
+
+        The order matters: a build still running could publish a release after its project
+        is gone, so builds end first; the site goes in one rename that either happens (nothing
+        of it is served from then on) or is refused before anything is deleted."""
         project = await self.get(owner["id"], project_id)
-        if project["webhook_id"]:
-            await self._remove_webhook(owner, project)
-        async with self.pool.connection() as conn:
-            if not await delete_project(conn, owner["id"], project_id):
-                raise NotFound("no such project")
+        await self.stop_builds(project_id)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, remove_site, self.config.deployments_dir,
-                                   project["name"])
-        await loop.run_in_executor(None, self.clear_cache, project_id)
+        sites = self.config.deployments_dir
+        try:
+            aside = await loop.run_in_executor(None, take_site_down, sites, project["name"])
+        except OSError as exc:
+            raise Unavailable(f"the site's files could not be removed ({exc.strerror or exc}); "
+                              "nothing was deleted") from None
+        try:
+            async with self.pool.connection() as conn:
+                deleted = await delete_project(conn, owner["id"], project_id)
+        except BaseException:
+            await loop.run_in_executor(None, put_site_back, sites, project["name"], aside)
+            raise
+        if not deleted:
+            await loop.run_in_executor(None, put_site_back, sites, project["name"], aside)
+            raise NotFound("no such project")
         log.info("user %s deleted project %s (%s)", owner["id"], project_id, project["name"])
+        if project["webhook_id"]:
+            await self._delete_hook_on_github(owner, project)
+        await loop.run_in_executor(None, remove_site_files, aside)
+        await loop.run_in_executor(None, self.clear_cache, project_id)
 
     def _settings(self, body: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
         """The validated, normalised settings present in `body`."""
@@ -209,16 +234,25 @@ class Projects:
                               secret_ciphertext=ciphertext, error=None)
 
     async def _remove_webhook(self, owner: dict[str, Any], project: dict[str, Any]) -> None:
-        """Delete the project's hook on GitHub; a failure is logged, never blocking."""
+        """Delete the project's hook on GitHub and forget it."""
+        await self._delete_hook_on_github(owner, project)
+        async with self.pool.connection() as conn:
+            await set_webhook(conn, project["id"], hook_id=None, secret_nonce=None,
+                              secret_ciphertext=None, error=None)
+
+    async def _delete_hook_on_github(self, owner: dict[str, Any],
+                                     project: dict[str, Any]) -> None:
+        """A failure is logged, never blocking: the hook's deliveries then find no project."""
         try:
             token = await load_github_token(self.pool, self.box, owner["id"])
             await self.github.delete_hook(token, project["github_repo"], project["webhook_id"])
         except (Refused, Unavailable) as exc:
             log.warning("project %s: webhook %s on %s not removed: %s", project["id"],
                         project["webhook_id"], project["github_repo"], exc)
-        async with self.pool.connection() as conn:
-            await set_webhook(conn, project["id"], hook_id=None, secret_nonce=None,
-                              secret_ciphertext=None, error=None)
+
+
+async def _no_builds(project_id: int) -> None:
+    return None
 
 
 def _check_secrets(values: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ child of the deployments directory before anything is moved or removed.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,9 +31,32 @@ def rename_site(deployments_dir: Path, old: str, new: str) -> None:
         source.rename(target)
 
 
-def remove_site(deployments_dir: Path, name: str) -> None:
-    """Delete every release of a project. Blocking: call from an executor."""
-    shutil.rmtree(site_dir(deployments_dir, name), ignore_errors=True)
+DELETED_PREFIX = ".deleted-"
+
+
+def take_site_down(deployments_dir: Path, name: str) -> Path | None:
+    """Move a deleted project's site aside in one rename, so none of it is served from that
+    moment (its releases, previews and immutable hosts alike); returns where it went, or None
+    when it had no site. Raises OSError when the rename is refused (a read-only directory):
+    the caller then deletes nothing. Blocking: call from an executor."""
+    site = site_dir(deployments_dir, name)
+    if not site.exists():
+        return None
+    aside = deployments_dir / f"{DELETED_PREFIX}{name}-{secrets.token_hex(4)}"
+    site.rename(aside)
+    return aside
+
+
+def put_site_back(deployments_dir: Path, name: str, aside: Path | None) -> None:
+    """Undo `take_site_down` (the project could not be deleted after all)."""
+    if aside is not None:
+        aside.rename(site_dir(deployments_dir, name))
+
+
+def remove_site_files(aside: Path | None) -> None:
+    """Delete what `take_site_down` moved aside (what fails is swept at the next start)."""
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def site_url(public_url: str, domain: str, label: str) -> str:
