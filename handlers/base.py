@@ -21,6 +21,7 @@ import tornado.web
 
 from engine.accounts.sessions import authenticate
 from engine.errors import Conflict, Invalid, NotFound, Refused, SlipwayError, Unavailable
+from sql.database import OUTAGE_ERRORS, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -170,11 +171,20 @@ class APIHandler(tornado.web.RequestHandler):
             error = api_error_for(exc)
             kwargs["exc_info"] = (APIError, error, None)
             status_code = error.status_code
+        elif isinstance(exc, OUTAGE_ERRORS):
+            error = APIError(503, "the database is not reachable; try again in a moment",
+                             code="database_unavailable")
+            kwargs["exc_info"] = (APIError, error, None)
+            status_code = 503
         super().send_error(status_code, **kwargs)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, SlipwayError):
             log.info("%s %s: %s", self.request.method, self.request.path, value.message)
+            return
+        if isinstance(value, OUTAGE_ERRORS):  # one line per request, not a stack trace
+            log.warning("%s %s: database unavailable: %s", self.request.method,
+                        self.request.path, describe_error(value))
             return
         super().log_exception(typ, value, tb)
 

@@ -8,13 +8,14 @@ of it in reverse, so a stopped Slipway never leaves a PostgreSQL process behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from sql.embedded import EmbeddedPostgres
 from sql.migrate import MigrationError, apply_migrations
@@ -22,12 +23,20 @@ from sql.migrate import MigrationError, apply_migrations
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 10
+# How long a request waits for a connection before it is answered 503: while the database is
+# down, an answer within seconds beats a hang.
+POOL_TIMEOUT_SECONDS = 2.0
+SUPERVISE_SECONDS = 1.0
 
 # PostgreSQL's default random_page_cost (4) models spinning disks. With it the planner answers
 # "latest 20 builds of a project" by walking the whole primary key backwards when the project's
 # builds are old (8 ms for 10,000 builds among 120,000, growing with the table) instead of using
 # builds_project_newest (0.04 ms). 1.1 is the usual setting for SSDs; see tests/bench.
 SESSION_OPTIONS = "-c random_page_cost=1.1"
+
+
+# What a query raises while the server is down or unreachable (as opposed to a bad query).
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
 
 
 class DatabaseUnavailable(Exception):
@@ -40,6 +49,9 @@ class Database:
     def __init__(self, pool: AsyncConnectionPool, embedded: EmbeddedPostgres | None) -> None:
         self.pool = pool
         self.embedded = embedded
+        self._supervisor: asyncio.Task[None] | None = None
+        if embedded is not None:
+            self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
 
     @classmethod
     async def open(
@@ -66,6 +78,11 @@ class Database:
                 open=False,
                 kwargs=connection_kwargs(database_url),
                 name="slipway",
+                timeout=POOL_TIMEOUT_SECONDS,
+                # A connection the server dropped (it restarted) is replaced before use, so
+                # the first request after an outage does not fail on a dead connection.
+                check=AsyncConnectionPool.check_connection,
+                reconnect_timeout=float("inf"),  # keep trying however long an outage lasts
             )
             try:
                 await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
@@ -79,9 +96,27 @@ class Database:
         return cls(pool, embedded)
 
     async def close(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
         await self.pool.close()
         if self.embedded is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
+
+    async def _supervise(self) -> None:
+        """Restart the embedded server whenever it dies: Slipway owns it, so nobody else
+        will (an external DATABASE_URL server is its operator's; the pool reconnects)."""
+        assert self.embedded is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SUPERVISE_SECONDS)
+            try:
+                if not await loop.run_in_executor(None, self.embedded.is_running):
+                    log.warning("the embedded PostgreSQL stopped; restarting it")
+                    await loop.run_in_executor(None, self.embedded.restart)
+            except Exception:
+                log.exception("the embedded PostgreSQL could not be restarted; retrying")
 
     async def check(self, timeout: float = 2.0) -> str:
         """'ok' when a query answers within `timeout` seconds, else why not."""

@@ -44,6 +44,21 @@ class EmbeddedPostgres:
     def pid(self) -> int | None:
         return self._server.get_pid()
 
+    def is_running(self) -> bool:
+        """Whether the postmaster named in the data directory's pid file is alive."""
+        from pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        return info is not None and info.is_running()
+
+    def restart(self) -> None:
+        """Start the server again after it died (killed, out of memory): PostgreSQL recovers
+        from its write-ahead log, and the socket stays where it was, so the URI holds."""
+        with self._server._lock:  # pgserver's own lock on the data directory
+            self._server.ensure_postgres_running()
+        self.uri = self._server.get_uri()
+        log.warning("embedded PostgreSQL restarted in %s", self.pgdata)
+
     def stop(self) -> None:
         """Stop the server unless another live process still uses this data directory."""
         self._server.cleanup()
