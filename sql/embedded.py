@@ -16,6 +16,8 @@ import stat
 import warnings
 from pathlib import Path
 
+import psutil
+
 log = logging.getLogger(__name__)
 
 _HANDLES_FILE = ".handle_pids.json"
@@ -45,24 +47,43 @@ class EmbeddedPostgres:
         return self._server.get_pid()
 
     def is_running(self) -> bool:
-        """Whether the postmaster named in the data directory's pid file is alive."""
-        from pgserver.utils import PostmasterInfo
-
-        info = PostmasterInfo.read_from_pgdata(self.pgdata)
-        return info is not None and info.is_running()
+        """Whether the postmaster named in the data directory's pid file is alive (a killed
+        one can linger as a zombie where nothing reaps orphans: that is not alive)."""
+        pid = _postmaster_pid(self.pgdata)
+        if pid is None:
+            return False
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
 
     def restart(self) -> None:
         """Start the server again after it died (killed, out of memory): PostgreSQL recovers
         from its write-ahead log, and the socket stays where it was, so the URI holds."""
         with self._server._lock:  # pgserver's own lock on the data directory
+            if not self.is_running():
+                # PostgreSQL refuses to start while the pid file names a process that still
+                # exists, which a zombie does; the server it names is dead.
+                (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
             self._server.ensure_postgres_running()
         self.uri = self._server.get_uri()
         log.warning("embedded PostgreSQL restarted in %s", self.pgdata)
 
     def stop(self) -> None:
         """Stop the server unless another live process still uses this data directory."""
-        self._server.cleanup()
+        try:
+            self._server.cleanup()
+        except psutil.NoSuchProcess:  # it had died already: nothing left to stop
+            pass
         log.info("embedded PostgreSQL stopped")
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+    except OSError:
+        return None
+    return int(first) if first.isdigit() else None
 
 
 def forget_dead_handles(pgdata: Path) -> None:

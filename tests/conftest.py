@@ -25,6 +25,7 @@ from tests.support.app import RunningApp, start_app, stop_app
 from tests.support.base_images import ensure_busybox_image, ensure_node_image
 from tests.support.fake_github import FakeGitHub
 from tests.support.http import ApiClient
+from tests.support.outage import DatabaseProxy
 from tests.support.postgres import TestPostgres
 
 # The browser fixtures (`slipway_factory`, `chromium`, `new_page`, ...) live in one module so
@@ -82,6 +83,15 @@ def db_url(postgres: TestPostgres) -> Iterator[str]:
     url = postgres.new_database()
     yield url
     postgres.drop_database(url)
+
+
+@pytest.fixture
+def database_proxy(db_url: str, io_loop: tornado.ioloop.IOLoop) -> Iterator[DatabaseProxy]:
+    """This test's database behind a TCP proxy the test can cut and restore (an outage)."""
+    proxy = DatabaseProxy(db_url)
+    io_loop.run_sync(proxy.start)
+    yield proxy
+    io_loop.run_sync(proxy.close)
 
 
 @pytest.fixture(scope="session")

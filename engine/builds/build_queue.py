@@ -33,11 +33,13 @@ from sql.builds import (
     queue_build,
     supersede_queued,
 )
+from sql.database import OUTAGE_ERRORS
 from sql.projects import all_project_ids, owned_project_branch, project_owner
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0  # how often the dispatcher looks for work it was not told about
+RECORD_RETRY_SECONDS = 1.0
 
 
 class BuildQueue:
@@ -160,6 +162,10 @@ class BuildQueue:
                 try:
                     async with self.pool.connection() as conn:
                         claimed = await claim_queued(conn, free)
+                except OUTAGE_ERRORS as exc:
+                    log.warning("could not claim queued builds (database unavailable: %s); "
+                                "retrying", exc)
+                    claimed = []
                 except Exception:
                     log.exception("could not claim queued builds; retrying")
                     claimed = []
@@ -190,20 +196,37 @@ class BuildQueue:
                       finished: asyncio.Future[Outcome]) -> None:
         try:
             outcome = finished.result()
+        except OUTAGE_ERRORS:
+            log.warning("build %s ended: the database became unreachable", build["id"])
+            outcome = Outcome("failed", None, "the database became unreachable during the "
+                              "build")
         except Exception:
             log.exception("build %s failed in the runner", build["id"])
             outcome = Outcome("failed", None, "internal error in Slipway (see the server log)")
         if control.stop_reason and outcome.status == "canceled":
             outcome = Outcome("failed", None, control.stop_reason)
         try:
-            async with self.pool.connection() as conn:
-                row = await finish_build(conn, build["id"], outcome.status, outcome.exit_code,
-                                         outcome.error)
+            row = await self._record_outcome(build["id"], outcome)
             if row is not None:
                 await self._announce(row)
         finally:
             self._running.pop(build["id"], None)
             self._wake.set()
+
+    async def _record_outcome(self, build_id: int, outcome: Outcome) -> dict[str, Any] | None:
+        """Write how the build ended, waiting out a database outage: a build must never stay
+        `running` because the database was away when it ended (a restart would call it
+        interrupted, but only then)."""
+        while True:
+            try:
+                async with self.pool.connection() as conn:
+                    return await finish_build(conn, build_id, outcome.status,
+                                              outcome.exit_code, outcome.error)
+            except OUTAGE_ERRORS:
+                if self._stopping:
+                    raise
+                log.warning("build %s: waiting for the database to record its end", build_id)
+                await asyncio.sleep(RECORD_RETRY_SECONDS)
 
     async def _announce(self, build: dict[str, Any]) -> None:
         """Send the build's status to its owner's browsers."""
