@@ -9,6 +9,7 @@ every parent directory of the data directory traversable by others; Slipway says
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -71,10 +72,8 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server unless another live process still uses this data directory."""
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):  # it died already: nothing to stop
             self._server.cleanup()
-        except psutil.NoSuchProcess:  # it had died already: nothing left to stop
-            pass
         log.info("embedded PostgreSQL stopped")
 
 
