@@ -35,6 +35,7 @@ from engine.accounts.sessions import authenticate
 from engine.builds.build_queue import BuildQueue
 from engine.builds.build_runner import BuildRunner
 from engine.config import Config, ConfigError, add_config_arguments, load_config
+from engine.containers.docker_engine import EngineStatus
 from engine.crypto import Keys
 from engine.deploys.deployer import Deployer
 from engine.github.client import GitHubClient
@@ -115,6 +116,7 @@ class Slipway(tornado.web.Application):
                              cache_secret=self.keys.build_cache,
                              statuses=CommitStatuses(db.pool, self.keys.box, self.github,
                                                      config.public_url))
+        self.engine_status = EngineStatus(config.docker_host, config.build_network)
         self.builds = BuildQueue(db.pool, runner, self.events,
                                  concurrency=config.build_concurrency,
                                  timeout=config.build_timeout)

@@ -1,7 +1,8 @@
 """`GET /api/health`: is the server up, can it reach its database and the Docker engine.
 
-A missing Docker engine is reported, with the reason, but is not an outage of the dashboard:
-the answer stays 200 ("degraded"); only an unreachable database makes it 503.
+A missing Docker engine (or build network) is reported, with the reason, but is not an outage
+of the dashboard: the answer stays 200 ("degraded"); only an unreachable database makes it 503.
+The engine's state is cached for a few seconds (`EngineStatus`), so the check stays cheap.
 """
 
 from __future__ import annotations
@@ -9,18 +10,13 @@ from __future__ import annotations
 import asyncio
 
 from engine import __version__
-from engine.containers.docker_engine import docker_status
 from handlers.base import APIHandler
 
 
 class HealthHandler(APIHandler):
     async def get(self) -> None:
         app = self.application
-        loop = asyncio.get_running_loop()
-        db, docker = await asyncio.gather(
-            app.db.check(),
-            loop.run_in_executor(None, docker_status, app.config.docker_host),
-        )
+        db, docker = await asyncio.gather(app.db.check(), app.engine_status.get())
         if db != "ok":
             status, code = "unavailable", 503
         elif docker != "ok":

@@ -19,6 +19,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from engine.builds.build_runner import BuildControl, BuildRunner, Outcome
+from engine.containers.docker_engine import docker_status
 from engine.errors import Conflict, NotFound, Unavailable
 from engine.events import EventEmitter
 from engine.ownership import require_owned_project
@@ -63,6 +64,10 @@ class BuildQueue:
             projects = await all_project_ids(conn)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.runner.remove_leftovers, projects)
+        engine = await loop.run_in_executor(None, docker_status, self.runner.config.docker_host,
+                                            self.runner.config.build_network)
+        if engine != "ok":  # said now, not at the first build
+            log.warning("%s; builds will fail until this is fixed", engine)
         async with self.pool.connection() as conn:
             interrupted = await fail_interrupted(conn)
         for build in interrupted:

@@ -7,11 +7,15 @@ cause ("No such file or directory", "Connection refused") next to the address th
 
 from __future__ import annotations
 
+import asyncio
+
 import docker
-from docker.errors import DockerException
+from docker.errors import DockerException, NotFound
 from requests.exceptions import RequestException, Timeout
 
 PING_TIMEOUT_SECONDS = 3
+# Networks every engine has (`bridge` only when dockerd runs with a bridge, so it is checked).
+BUILT_IN_NETWORKS = {"none", "host"}
 
 
 class DockerUnavailable(Exception):
@@ -29,13 +33,51 @@ def connect_docker(docker_host: str, timeout: float = 60) -> docker.DockerClient
     return client
 
 
-def docker_status(docker_host: str) -> str:
-    """'ok' when the engine answers a ping, else the reason it does not. Blocking."""
+def docker_status(docker_host: str, network: str | None = None) -> str:
+    """'ok' when the engine answers a ping (and has the build network), else the reason it
+    does not. Blocking."""
     try:
-        connect_docker(docker_host, timeout=PING_TIMEOUT_SECONDS).close()
+        client = connect_docker(docker_host, timeout=PING_TIMEOUT_SECONDS)
     except DockerUnavailable as exc:
         return str(exc)
+    try:
+        if network and network not in BUILT_IN_NETWORKS:
+            client.networks.get(network)
+    except NotFound:
+        return (f"the Docker engine has no network {network!r} (SLIPWAY_BUILD_NETWORK): "
+                "builds will fail until it exists")
+    except (DockerException, RequestException) as exc:
+        return f"Docker engine at {docker_host} did not answer: {root_cause(exc)}"
+    finally:
+        client.close()
     return "ok"
+
+
+class EngineStatus:
+    """The engine's state as `docker_status` gives it, cached a few seconds: a health check
+    asked by a load balancer many times a second must not open a client each time. One
+    refresh runs at a time; callers during it share its answer."""
+
+    def __init__(self, docker_host: str, network: str | None, ttl: float = 5.0) -> None:
+        self.docker_host, self.network, self.ttl = docker_host, network, ttl
+        self._value: str | None = None
+        self._at = 0.0
+        self._refresh: asyncio.Future[str] | None = None
+
+    async def get(self) -> str:
+        loop = asyncio.get_running_loop()
+        if self._value is not None and loop.time() - self._at < self.ttl:
+            return self._value
+        if self._refresh is None:
+            self._refresh = asyncio.ensure_future(
+                loop.run_in_executor(None, docker_status, self.docker_host, self.network))
+            try:
+                self._value = await self._refresh
+                self._at = loop.time()
+            finally:
+                self._refresh = None
+            return self._value
+        return await asyncio.shield(self._refresh)
 
 
 def root_cause(exc: BaseException) -> str:

@@ -1,10 +1,51 @@
+"""`GET /api/health`: the database's and the engine's state, cheap to ask often."""
+
+import asyncio
+import contextlib
+import logging
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from engine import __version__
-from tests.support.app import start_app, stop_app
+from tests.support.app import close_app, open_app, start_app, stop_app
 from tests.support.http import ApiClient
+
+DOCKER_SOCKET = Path("/var/run/docker.sock")
+
+
+class CountingUnixProxy:
+    """A unix socket in front of another, counting the connections made through it."""
+
+    def __init__(self, path: Path, target: Path) -> None:
+        self.path, self.target, self.connections = path, target, 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_unix_server(self._forward, str(self.path))
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _forward(self, reader, writer) -> None:
+        self.connections += 1
+        upstream_reader, upstream_writer = await asyncio.open_unix_connection(str(self.target))
+        await asyncio.gather(_pump(reader, upstream_writer), _pump(upstream_reader, writer))
+
+
+async def _pump(reader, writer) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
 
 
 @pytest.mark.gen_test
@@ -44,3 +85,48 @@ async def test_health_with_database_down_is_a_503(api, app_server, postgres, io_
     body = response.json()
     assert body["status"] == "unavailable"
     assert body["db"].startswith("database not reachable")
+
+
+@pytest.mark.gen_test
+async def test_health_names_a_build_network_the_engine_does_not_have(config, io_loop,
+                                                                     docker_client):
+    running = await open_app(replace(config, build_network="slipway-no-such-network"))
+    client = ApiClient(running.url)
+    try:
+        body = (await client.get("/api/health")).json()
+    finally:
+        client.close()
+        await close_app(running)
+    assert body["status"] == "degraded"
+    assert body["docker"] == ("the Docker engine has no network 'slipway-no-such-network' "
+                              "(SLIPWAY_BUILD_NETWORK): builds will fail until it exists")
+
+
+@pytest.mark.gen_test
+async def test_start_up_warns_when_builds_cannot_run(config, caplog, tmp_path):
+    missing = f"unix://{tmp_path}/no-docker.sock"
+    with caplog.at_level(logging.WARNING, logger="engine.builds.build_queue"):
+        running = await open_app(replace(config, docker_host=missing), run_builds=True)
+        await close_app(running)
+    assert (f"Docker engine not reachable at {missing}: No such file or directory; builds "
+            "will fail until this is fixed") in caplog.text
+
+
+@pytest.mark.gen_test
+async def test_frequent_health_checks_share_one_look_at_the_engine(config, tmp_path,
+                                                                  docker_client):
+    # The engine behind a counting proxy: each look at it opens a connection.
+    proxy = CountingUnixProxy(tmp_path / "docker.sock", DOCKER_SOCKET)
+    await proxy.start()
+    running = await open_app(replace(config, docker_host=f"unix://{proxy.path}"))
+    client = ApiClient(running.url)
+    try:
+        answers = await asyncio.gather(*(client.get("/api/health") for _ in range(50)))
+        for _ in range(50):
+            answers.append(await client.get("/api/health"))
+    finally:
+        client.close()
+        await close_app(running)
+        await proxy.close()
+    assert {a.json()["docker"] for a in answers} == {"ok"}
+    assert proxy.connections <= 3, f"{proxy.connections} connections for 100 health checks"
