@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import socketio
-import tornado.httpserver
 import tornado.ioloop
 import tornado.log
 import tornado.netutil
@@ -72,6 +71,7 @@ from handlers.deploy_hooks import (
 from handlers.deployments import ProjectDeploymentsHandler, RollbackHandler
 from handlers.github import GitHubReposHandler
 from handlers.health import HealthHandler
+from handlers.http_server import SlipwayHTTPServer
 from handlers.projects import ProjectHandler, ProjectsHandler
 from handlers.realtime import SocketEmitter, create_socket_server
 from handlers.secrets import SecretHandler, SecretsHandler
@@ -192,9 +192,7 @@ async def serve(config: Config, on_listening: asyncio.Future[int] | None = None)
         raise StartupError(f"{_database_setting(config)}: {exc}") from None
     app = Slipway(config, db)
     await app.builds.start()
-    server = tornado.httpserver.HTTPServer(
-        app, max_body_size=MAX_REQUEST_BYTES, idle_connection_timeout=120
-    )
+    server = SlipwayHTTPServer(app, max_body_size=MAX_REQUEST_BYTES, idle_connection_timeout=120)
     try:
         server.add_sockets(sockets)
         port = sockets[0].getsockname()[1]

@@ -12,6 +12,8 @@ import functools
 import gzip
 import json
 import logging
+import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -27,6 +29,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 MAX_ID = 2**63 - 1  # ids are bigint
+# Far deeper than any request or GitHub payload nests, far shallower than Python's recursion
+# limit, which a deeply nested body would otherwise hit (a 500).
+MAX_JSON_DEPTH = 64
+_TOO_DEEP = f"the request body nests deeper than {MAX_JSON_DEPTH} levels"
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")  # ASCII digits only, and never past bigint
 # JSON answers at least this large are gzipped for clients that accept it.
 GZIP_MIN_BYTES = 8 * 1024
 
@@ -47,9 +54,11 @@ ERROR_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "unprocessable",
     429: "too_many_requests",
+    431: "header_too_large",
     500: "internal_error",
     503: "unavailable",
 }
@@ -68,12 +77,15 @@ class APIError(tornado.web.HTTPError):
     """An error for the client: status, a stable machine code, and a message for people."""
 
     def __init__(
-        self, status: int, message: str, *, code: str | None = None, field: str | None = None
+        self, status: int, message: str, *, code: str | None = None, field: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(status)
         self.code = code or ERROR_CODES.get(status, "error")
         self.message = message
         self.field = field
+        # Sent with the error (Retry-After, say): headers set before it are cleared by Tornado.
+        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
@@ -100,8 +112,8 @@ class APIHandler(tornado.web.RequestHandler):
     async def prepare(self) -> None:
         self._body_parts: list[bytes] = []
         self._body_size = 0
-        declared = self.request.headers.get("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise self._too_large()
 
     def data_received(self, chunk: bytes) -> None:
@@ -125,11 +137,7 @@ class APIHandler(tornado.web.RequestHandler):
         body = self.body
         if not body.strip():
             raise APIError(400, "the request body must be a JSON object", code="invalid_json")
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise APIError(400, f"the request body is not valid JSON: {exc}",
-                           code="invalid_json") from None
+        data = decode_json(body)
         if not isinstance(data, dict):
             raise APIError(400, "the request body must be a JSON object", code="invalid_json")
         for name in data:
@@ -148,7 +156,7 @@ class APIHandler(tornado.web.RequestHandler):
         raw = self.get_query_argument(name, None)
         if raw is None or raw == "":
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not _WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
             raise APIError(400, f"{name} must be a whole number from {low} to {high}",
                            field=name)
         return int(raw)
@@ -211,6 +219,8 @@ class APIHandler(tornado.web.RequestHandler):
             error.update(code=exc.code, message=exc.message)
             if exc.field:
                 error["field"] = exc.field
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
         elif isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code < 500:
             # Tornado's own 4xx (a missing query argument, say): its text is safe to show.
             error["message"] = exc.log_message % exc.args if exc.args else exc.log_message
@@ -241,7 +251,7 @@ def api_error_for(exc: SlipwayError) -> APIError:
 
 def path_id(value: str) -> int:
     """An id from the URL; one no row can have is a 404, as a missing one is."""
-    if not value.isdigit() or int(value) > MAX_ID:
+    if not _WHOLE_NUMBER.fullmatch(value) or int(value) > MAX_ID:
         raise APIError(404, "not found")
     return int(value)
 
@@ -264,6 +274,60 @@ class API404Handler(APIHandler):
 
     async def prepare(self) -> None:
         raise APIError(404, f"no API endpoint {self.request.method} {self.request.path}")
+
+
+def decode_json(body: bytes) -> Any:
+    """`body` as JSON that Slipway can store and answer with, else a 400 `invalid_json`.
+
+    Python's parser accepts more than that: NaN and Infinity, numbers too large for a float,
+    integers too long to convert (a ValueError), nesting deep enough to exhaust the stack
+    (a RecursionError), and strings PostgreSQL and UTF-8 cannot hold (NUL, lone surrogates),
+    each of which would otherwise surface later as a 500.
+    """
+    try:
+        data = json.loads(body, parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise _invalid_json("the request body is not valid JSON: it is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _invalid_json(f"the request body is not valid JSON: {exc}") from None
+    except ValueError:  # from the int conversion or _refuse_constant
+        raise _invalid_json("the request body has a number Slipway cannot read") from None
+    except RecursionError:
+        raise _invalid_json(_TOO_DEEP) from None
+    _check_json_value(data)
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _check_json_value(data: Any) -> None:
+    """Walk the decoded value without recursion: depth, numbers and strings."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise _invalid_json(_TOO_DEEP)
+            if isinstance(value, dict):
+                pending.extend((key, depth) for key in value)
+                value = value.values()
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise _invalid_json("the request body has a number too large for Slipway")
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise _invalid_json("the request body has a NUL character in a string")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _invalid_json("the request body has a lone UTF-16 surrogate in a string "
+                                    "(a \\u escape of half a character)") from None
+
+
+def _invalid_json(message: str) -> APIError:
+    return APIError(400, message, code="invalid_json")
 
 
 def _encode(value: Any) -> str:

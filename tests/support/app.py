@@ -10,6 +10,7 @@ import tornado.ioloop
 import tornado.netutil
 
 from engine.config import Config
+from handlers.http_server import SlipwayHTTPServer
 from server import DASHBOARD_DIR, Slipway
 from sql.database import Database
 
@@ -38,7 +39,8 @@ async def open_app(config: Config, *, run_builds: bool = False, public_host: str
     app = Slipway(config, db, dashboard_dir=dashboard_dir)
     if run_builds:
         await app.builds.start()
-    server = tornado.httpserver.HTTPServer(app)
+    # The same server class as `server.py serve`, so its request limits are what tests meet.
+    server = SlipwayHTTPServer(app)
     server.add_sockets([sock])
     return RunningApp(app, server, port)
 
