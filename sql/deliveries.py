@@ -7,7 +7,14 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-KEEP_PER_PROJECT = 200
+# Valid and rejected deliveries are kept apart, so that forged deliveries, which anyone can
+# send, only ever push out older forged ones and never a delivery that can be redelivered.
+KEEP_VALID_PER_PROJECT = 200
+KEEP_REJECTED_PER_PROJECT = 50
+KEEP_PER_PROJECT = KEEP_VALID_PER_PROJECT + KEEP_REJECTED_PER_PROJECT
+# The schema's limits on the headers a delivery is recorded with.
+MAX_GUID_LENGTH = 100
+MAX_EVENT_LENGTH = 100
 
 
 async def tracking_projects(conn: AsyncConnection, repository: str) -> list[dict[str, Any]]:
@@ -32,7 +39,8 @@ async def record_delivery(conn: AsyncConnection, project_id: int, *, guid: str, 
                           repository: str | None, ref: str | None, commit_sha: str | None,
                           signature_valid: bool, decision: str,
                           body: bytes | None) -> dict[str, Any]:
-    """Store a delivery, keeping only the newest deliveries of the project."""
+    """Store a delivery, keeping only the project's newest deliveries of the same kind (validly
+    signed, or rejected)."""
     cursor = conn.cursor(row_factory=dict_row)
     await cursor.execute(
         "INSERT INTO webhook_deliveries (project_id, delivery_guid, event, repository, ref, "
@@ -42,10 +50,12 @@ async def record_delivery(conn: AsyncConnection, project_id: int, *, guid: str, 
         (project_id, guid, event, repository, ref, commit_sha, signature_valid, decision, body),
     )
     row = await cursor.fetchone()
+    keep = KEEP_VALID_PER_PROJECT if signature_valid else KEEP_REJECTED_PER_PROJECT
     await conn.execute(
-        "DELETE FROM webhook_deliveries WHERE project_id = %s AND id <= ("
-        "SELECT id FROM webhook_deliveries WHERE project_id = %s ORDER BY id DESC "
-        "OFFSET %s LIMIT 1)", (project_id, project_id, KEEP_PER_PROJECT))
+        "DELETE FROM webhook_deliveries WHERE project_id = %s AND signature_valid = %s "
+        "AND id <= (SELECT id FROM webhook_deliveries WHERE project_id = %s "
+        "AND signature_valid = %s ORDER BY id DESC OFFSET %s LIMIT 1)",
+        (project_id, signature_valid, project_id, signature_valid, keep))
     return row
 
 

@@ -7,6 +7,12 @@ branch builds a preview, tags, empty pushes and deletions build nothing (a delet
 preview is taken down), `[skip ci]` / `[skip deploy]` in every commit skips. A delivery GitHub
 repeats (same `X-GitHub-Delivery`) is recorded as a duplicate and does nothing. Builds are only
 queued here, so GitHub gets its answer at once.
+
+Anyone can send a delivery naming a repository, so rejected ones are rate-limited per repository
+(`RejectionLimiter`) and kept apart from valid ones in the inbox (see sql.deliveries): a flood
+of forged deliveries never pushes out one that can be redelivered. A delivery whose members do
+not have GitHub's types, or whose id is longer than can be stored, is refused (Invalid) before
+anything is recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ import hashlib
 import hmac
 import json
 import logging
+import math
+import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,16 +36,55 @@ from engine.crypto import DecryptionError, SecretBox
 from engine.deploys.previews import branch_slug
 from engine.deploys.releases import remove_preview
 from engine.errors import Invalid, NotFound
-from sql.deliveries import already_accepted, record_delivery, stored_delivery, tracking_projects
+from sql.deliveries import (
+    MAX_EVENT_LENGTH,
+    MAX_GUID_LENGTH,
+    already_accepted,
+    record_delivery,
+    stored_delivery,
+    tracking_projects,
+)
 
 log = logging.getLogger(__name__)
 
 ZERO_SHA = "0" * 40
 SKIP_MARKERS = ("[skip ci]", "[ci skip]", "[skip deploy]", "[deploy skip]")
+COMMIT_SHA = re.compile(r"[0-9a-fA-F]{40}(?:[0-9a-fA-F]{24})?")  # SHA-1, or SHA-256 repositories
 
 
 class SignatureRejected(Exception):
     """No tracking project's secret signs this delivery (the 401 case)."""
+
+
+class TooManyRejections(Exception):
+    """Too many rejected deliveries named this repository lately (the 429 case); this one was
+    not recorded. `retry_after` is in whole seconds."""
+
+    def __init__(self, repository: str, retry_after: int) -> None:
+        super().__init__(f"too many deliveries with a bad signature for {repository}")
+        self.retry_after = retry_after
+
+
+class RejectionLimiter:
+    """A token bucket per repository for rejected deliveries: `burst` at once, then one every
+    `interval` seconds. Only repositories some project tracks get a bucket, so the table stays
+    as small as the set of tracked repositories. Per process: several web processes each allow
+    as much, which still bounds what a flood records."""
+
+    def __init__(self, burst: int = 30, interval: float = 2.0) -> None:
+        self.burst, self.interval = burst, interval
+        self._buckets: dict[str, tuple[float, float]] = {}  # repository -> (tokens, at)
+
+    def take(self, repository: str) -> float:
+        """Spend a token: 0 when one was left, else the seconds until the next one."""
+        now = time.monotonic()
+        tokens, at = self._buckets.get(repository, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) / self.interval)
+        if tokens < 1:
+            self._buckets[repository] = (tokens, now)
+            return (1 - tokens) * self.interval
+        self._buckets[repository] = (tokens - 1, now)
+        return 0.0
 
 
 @dataclass
@@ -49,20 +97,34 @@ class GitHubDeliveries:
     def __init__(self, pool: AsyncConnectionPool, box: SecretBox, config: Config,
                  enqueue: Callable[..., Awaitable[dict[str, Any]]]) -> None:
         self.pool, self.box, self.config, self.enqueue = pool, box, config, enqueue
+        self.rejections = RejectionLimiter()
 
-    async def receive(self, *, event: str, guid: str, signature: str, body: bytes) -> Answer:
-        """Handle one delivery. Raises Invalid (400), NotFound (404), SignatureRejected (401)."""
-        payload = _parse(body)
-        repository = str((payload.get("repository") or {}).get("full_name") or "").lower()
-        if not repository:
-            raise Invalid("the delivery names no repository")
+    async def receive(self, *, event: str, guid: str, signature: str, body: bytes,
+                      payload: Any) -> Answer:
+        """Handle one delivery: `body` as received, which the signature is over, and `payload`,
+        the same body decoded (the API's strict JSON: no NaN, NUL or lone surrogate).
+        Raises Invalid (400), NotFound (404), SignatureRejected (401), TooManyRejections (429).
+        """
+        if len(guid) > MAX_GUID_LENGTH:
+            # Stored cut, it would never equal itself on the next delivery: refused instead.
+            raise Invalid(f"the delivery id is longer than {MAX_GUID_LENGTH} characters",
+                          field="X-GitHub-Delivery")
+        if len(event) > MAX_EVENT_LENGTH:
+            raise Invalid(f"the event name is longer than {MAX_EVENT_LENGTH} characters",
+                          field="X-GitHub-Event")
+        if not isinstance(payload, dict):
+            raise Invalid("the delivery is not a JSON object")
+        repository = _repository(payload)
+        facts = _facts(event, payload)
         async with self.pool.connection() as conn:
             projects = await tracking_projects(conn, repository)
         if not projects:
             raise NotFound(f"no project tracks {repository}")
-        facts = _facts(event, payload)
         signed = [p for p in projects if self._signs(p, body, signature)]
         if not signed:
+            wait = self.rejections.take(repository)
+            if wait:
+                raise TooManyRejections(repository, math.ceil(wait))
             reason = "rejected: missing signature" if not signature else "rejected: bad signature"
             for project in projects:
                 await self._record(project, guid, event, repository, facts, False, reason, None)
@@ -81,8 +143,9 @@ class GitHubDeliveries:
             raise NotFound("no such delivery")
         if stored["body"] is None:
             raise Invalid("only validly signed deliveries can be redelivered")
-        payload = _parse(bytes(stored["body"]))
-        repository = str(payload["repository"]["full_name"]).lower()
+        # Stored only after `receive` checked it, so its shape is GitHub's.
+        payload = json.loads(bytes(stored["body"]))
+        repository = _repository(payload)
         async with self.pool.connection() as conn:
             projects = [p for p in await tracking_projects(conn, repository)
                         if p["id"] == stored["project_id"]]
@@ -155,37 +218,65 @@ class GitHubDeliveries:
                       body: bytes | None) -> dict[str, Any]:
         async with self.pool.connection() as conn:
             return await record_delivery(
-                conn, project["id"], guid=guid[:100], event=event[:100], repository=repository,
+                conn, project["id"], guid=guid, event=event, repository=repository,
                 ref=facts.get("ref"), commit_sha=facts.get("after"), signature_valid=valid,
                 decision=decision, body=body if valid else None)
 
 
-def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise Invalid("the delivery is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise Invalid("the delivery is not a JSON object")
-    return payload
+def _repository(payload: dict[str, Any]) -> str:
+    """The `owner/name` a delivery is about, lower case as projects store it."""
+    repository = payload.get("repository")
+    name = repository.get("full_name") if isinstance(repository, dict) else None
+    if not isinstance(name, str) or not name:
+        raise Invalid("the delivery names no repository (repository.full_name)",
+                      field="repository")
+    return name.lower()
 
 
 def _facts(event: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """What a decision needs from a delivery, tolerant of missing or odd members."""
-    head = payload.get("head_commit") if isinstance(payload.get("head_commit"), dict) else {}
-    commits = payload.get("commits") if isinstance(payload.get("commits"), list) else []
-    after = payload.get("after")
-    after = after if isinstance(after, str) and len(after) == 40 else None
-    author = head.get("author") if isinstance(head.get("author"), dict) else {}
-    name, email = author.get("name"), author.get("email")
+    """What a decision needs from a delivery. A push's members must have the types GitHub
+    sends (Invalid, naming the member, otherwise); other events build nothing, so of them only
+    a string `ref` is kept for the inbox."""
+    ref = payload.get("ref")
+    if event != "push":
+        return {"ref": ref if isinstance(ref, str) else None, "after": None, "deleted": False,
+                "commits": [], "message": None, "author": None}
+    ref = _member(payload, "ref", str, required=True)
+    after = _member(payload, "after", str, required=True)
+    if not COMMIT_SHA.fullmatch(after):
+        raise Invalid("after must be a commit hash", field="after")
+    commits = []
+    for commit in _member(payload, "commits", list) or []:
+        if not isinstance(commit, dict):
+            raise Invalid("each of commits must be an object", field="commits")
+        commits.append(_member(commit, "message", str, where="commits[].") or "")
+    head = _member(payload, "head_commit", dict) or {}
+    author = _member(head, "author", dict, where="head_commit.") or {}
+    name = _member(author, "name", str, where="head_commit.author.")
+    email = _member(author, "email", str, where="head_commit.author.")
     return {
-        "ref": payload.get("ref") if isinstance(payload.get("ref"), str) else None,
-        "after": after.lower() if after else None,
-        "deleted": payload.get("deleted") is True,
-        "commits": [str(c.get("message", "")) for c in commits if isinstance(c, dict)],
-        "message": str(head.get("message") or "")[:1000] or None,
+        "ref": ref,
+        "after": after.lower(),
+        "deleted": _member(payload, "deleted", bool) is True,
+        "commits": commits,
+        "message": (_member(head, "message", str, where="head_commit.") or "")[:1000] or None,
         "author": f"{name} <{email}>"[:200] if name else None,
     }
+
+
+def _member(parent: dict[str, Any], name: str, kind: type, *, required: bool = False,
+            where: str = "") -> Any:
+    """`parent[name]` if it is a `kind` (None when absent or null, unless `required`), else
+    Invalid naming it by its path (`where` is the path of `parent`)."""
+    value = parent.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, kind):
+        raise Invalid(f"{where}{name} must be {_KINDS[kind]}", field=f"{where}{name}")
+    return value
+
+
+_KINDS = {str: "a string", list: "an array", dict: "an object", bool: "true or false"}
 
 
 def _answer(decisions: list[dict[str, Any]]) -> Answer:

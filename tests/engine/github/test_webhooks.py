@@ -210,19 +210,32 @@ async def test_a_build_passes_even_when_github_refuses_its_statuses(github_proje
 
 
 @pytest.mark.gen_test
-async def test_the_inbox_keeps_the_newest_200_deliveries_per_project(app_server, api, github):
+async def test_the_inbox_keeps_200_valid_and_50_rejected_deliveries_per_project(app_server, api,
+                                                                                github):
     from sql.deliveries import list_deliveries, record_delivery
 
     ada = github.add_user("ada")
     owner = await sign_in_github_user(app_server, api, ada.id, "ada", ada.token)
     project = (await api.post("/api/projects", headers=owner.headers, json_body={
         "name": "inbox", "repo_url": "https://git.example.com/r.git"})).json()
+
+    async def record(conn, guid, valid):
+        await record_delivery(conn, project["id"], guid=guid, event="push", repository="r",
+                              ref=None, commit_sha=None, signature_valid=valid,
+                              decision="ping" if valid else "rejected: bad signature",
+                              body=b"{}" if valid else None)
+
     async with app_server.app.db.pool.connection() as conn:
         for n in range(205):
-            await record_delivery(conn, project["id"], guid=f"g{n}", event="push",
-                                  repository="r", ref=None, commit_sha=None,
-                                  signature_valid=False, decision="rejected: bad signature",
-                                  body=None)
+            await record(conn, f"v{n}", True)
+        # A flood of forged deliveries afterwards evicts none of the valid ones.
+        for n in range(205):
+            await record(conn, f"r{n}", False)
         kept = await list_deliveries(conn, project["id"], 1000)
-    assert len(kept) == 200
-    assert kept[0]["delivery_guid"] == "g204" and kept[-1]["delivery_guid"] == "g5"
+    valid = [d["delivery_guid"] for d in kept if d["signature_valid"]]
+    rejected = [d["delivery_guid"] for d in kept if not d["signature_valid"]]
+    assert valid == [f"v{n}" for n in range(204, 4, -1)]
+    assert rejected == [f"r{n}" for n in range(204, 154, -1)]
+    listed = (await api.get(f"/api/projects/{project['id']}/deliveries",
+                            headers=owner.headers)).json()
+    assert len(listed) == 250
