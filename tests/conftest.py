@@ -25,8 +25,8 @@ from tests.support.app import RunningApp, start_app, stop_app
 from tests.support.base_images import ensure_busybox_image, ensure_node_image
 from tests.support.fake_github import FakeGitHub
 from tests.support.http import ApiClient
-from tests.support.outage import DatabaseProxy
 from tests.support.postgres import TestPostgres
+from tests.support.proxies import DatabaseProxy
 
 # The browser fixtures (`slipway_factory`, `chromium`, `new_page`, ...) live in one module so
 # that both the browser tests and the benchmarks can use them.

@@ -1,7 +1,6 @@
 """`GET /api/health`: the database's and the engine's state, cheap to ask often."""
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -11,41 +10,9 @@ import pytest
 from engine import __version__
 from tests.support.app import close_app, open_app, start_app, stop_app
 from tests.support.http import ApiClient
+from tests.support.proxies import CountingUnixProxy
 
 DOCKER_SOCKET = Path("/var/run/docker.sock")
-
-
-class CountingUnixProxy:
-    """A unix socket in front of another, counting the connections made through it."""
-
-    def __init__(self, path: Path, target: Path) -> None:
-        self.path, self.target, self.connections = path, target, 0
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_unix_server(self._forward, str(self.path))
-
-    async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _forward(self, reader, writer) -> None:
-        self.connections += 1
-        upstream_reader, upstream_writer = await asyncio.open_unix_connection(str(self.target))
-        await asyncio.gather(_pump(reader, upstream_writer), _pump(upstream_reader, writer))
-
-
-async def _pump(reader, writer) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
 
 
 @pytest.mark.gen_test

@@ -1,17 +1,21 @@
-"""A real network outage between Slipway and its PostgreSQL: a TCP proxy on 127.0.0.1 in front
-of the server's socket that a test cuts (every connection dropped, new ones refused) and
-restores on the same port, as a database host going away and coming back would."""
+"""Proxies in front of real servers: one a test cuts to make a real network outage between
+Slipway and its PostgreSQL, one that counts the connections made to the Docker engine."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 
 class DatabaseProxy:
+    """A TCP proxy on 127.0.0.1 in front of the server's socket, which a test cuts (every
+    connection dropped, new ones refused) and restores on the same port, as a database host
+    going away and coming back would."""
+
     def __init__(self, database_url: str) -> None:
         params = conninfo_to_dict(database_url)
         host, port = params.get("host") or "127.0.0.1", params.get("port") or "5432"
@@ -60,17 +64,42 @@ class DatabaseProxy:
             client_writer.close()
             return
         self._pipes.update((client_writer, server_writer))
-        await asyncio.gather(self._pump(client_reader, server_writer),
-                             self._pump(server_reader, client_writer))
+        await asyncio.gather(pump(client_reader, server_writer, self._pipes.discard),
+                             pump(server_reader, client_writer, self._pipes.discard))
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self._pipes.discard(writer)
-            with contextlib.suppress(Exception):
-                writer.close()
+
+class CountingUnixProxy:
+    """A unix socket in front of another, counting the connections made through it."""
+
+    def __init__(self, path: Path, target: Path) -> None:
+        self.path, self.target, self.connections = path, target, 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_unix_server(self._forward, str(self.path))
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _forward(self, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        upstream_reader, upstream_writer = await asyncio.open_unix_connection(str(self.target))
+        await asyncio.gather(pump(reader, upstream_writer), pump(upstream_reader, writer))
+
+
+async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+               closed: Callable[[asyncio.StreamWriter], None] = lambda writer: None) -> None:
+    """Copy one direction of a connection until it ends."""
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        closed(writer)
+        with contextlib.suppress(Exception):
+            writer.close()
