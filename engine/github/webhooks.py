@@ -98,6 +98,10 @@ class GitHubDeliveries:
                  enqueue: Callable[..., Awaitable[dict[str, Any]]]) -> None:
         self.pool, self.box, self.config, self.enqueue = pool, box, config, enqueue
         self.rejections = RejectionLimiter()
+        # GitHub retries a delivery it thinks failed, sometimes while the first is still being
+        # handled: one delivery id of one project is decided one at a time, so the second
+        # finds the first recorded and builds nothing. (Per process.)
+        self._deciding: dict[tuple[int, str], tuple[asyncio.Lock, int]] = {}  # lock, users
 
     async def receive(self, *, event: str, guid: str, signature: str, body: bytes,
                       payload: Any) -> Answer:
@@ -171,6 +175,22 @@ class GitHubDeliveries:
 
     async def _act(self, project: dict[str, Any], guid: str, event: str, repository: str,
                    facts: dict[str, Any], body: bytes, *, replay: bool) -> dict[str, Any]:
+        key = (project["id"], guid)
+        lock, users = self._deciding.get(key, (asyncio.Lock(), 0))
+        self._deciding[key] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._act_once(project, guid, event, repository, facts, body,
+                                            replay=replay)
+        finally:
+            lock, users = self._deciding[key]
+            if users == 1:
+                del self._deciding[key]
+            else:
+                self._deciding[key] = (lock, users - 1)
+
+    async def _act_once(self, project: dict[str, Any], guid: str, event: str, repository: str,
+                        facts: dict[str, Any], body: bytes, *, replay: bool) -> dict[str, Any]:
         async with self.pool.connection() as conn:
             duplicate = not replay and await already_accepted(conn, project["id"], guid)
         if duplicate:

@@ -4,6 +4,7 @@ Docker needed): what matters is what GitHub is answered and what the owner's inb
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -165,4 +166,16 @@ async def test_a_repeated_delivery_id_of_the_longest_length_builds_once(tracked)
     again = await gh.deliver("push", payload, guid=guid)
     assert (first.status, again.status) == (202, 200)
     assert again.json()["decisions"][0]["decision"] == "duplicate"
+    assert len(await _builds(gh.api, owner, project)) == 2
+
+
+@pytest.mark.gen_test
+async def test_the_same_delivery_arriving_twice_at_once_builds_once(tracked):
+    # GitHub redelivers when it believes a delivery failed, possibly while it is handled.
+    owner, gh, project = tracked
+    payload = push_payload(gh.repo, ref="refs/heads/main", before="0" * 40,
+                           after=gh.github.push(gh.repo, {"index.html": "<p>v2</p>"}))
+    answers = await asyncio.gather(*(gh.deliver("push", payload, guid="same-delivery")
+                                     for _ in range(3)))
+    assert sorted(a.status for a in answers) == [200, 200, 202]
     assert len(await _builds(gh.api, owner, project)) == 2
