@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,6 +39,12 @@ STREAM_EVENTS = {
     "system": "build_logs",
 }
 OUTPUT_STREAMS = frozenset(STREAM_EVENTS) - {"system"}
+# Past the cap, the build's own output is dropped but Slipway's lines ("Error: ...", "Build
+# failed: ...") are still kept, up to this many: a viewer must see why the build ended. The
+# last SYSTEM_TAIL of them are held until the log finishes, so that a build making Slipway
+# talk a lot (a Dockerfile of a thousand steps) cannot push the final reason out.
+SYSTEM_LINES_AFTER_CAP = 100
+SYSTEM_TAIL = 10
 
 Row = tuple[int, str, str]  # line number, stream, text
 
@@ -76,7 +83,7 @@ class BuildLog:
         self.flush_interval = flush_interval
         self.max_batch = max_batch
         self.store_timeout = store_timeout
-        self.dropped_lines = 0  # lines written after the cap, counted but neither stored nor sent
+        self.dropped_lines = 0  # lines over the cap, counted but neither stored nor sent
         self._pool = pool
         self._emitter = emitter
         self._loop = loop
@@ -89,6 +96,9 @@ class BuildLog:
         self._last_allowed = first_line + max_lines - 1
         self._truncated = False
         self._finished = False
+        self._system_after_cap = 0  # Slipway's lines stored past the cap, as they came
+        self._system_tail: deque[str] = deque(maxlen=SYSTEM_TAIL)  # then the latest ones
+        self._system_dropped = 0  # between the two
 
         # Handed over from the thread to the loop.
         self._pending_lock = threading.Lock()
@@ -117,7 +127,8 @@ class BuildLog:
             self._append(stream, splitter.feed(chunk))
 
     def line(self, stream: str, text: str) -> None:
-        """Add one of Slipway's own messages ("Detected Vite"), usually on stream `system`."""
+        """Add one of Slipway's own messages ("Detected Vite"), usually on stream `system`.
+        Past the cap, `system` lines are still kept (see SYSTEM_LINES_AFTER_CAP)."""
         if stream not in STREAM_EVENTS:
             raise ValueError(f"not a log stream: {stream!r}")
         with self._write_lock:
@@ -138,22 +149,49 @@ class BuildLog:
             self._finished = True
             for stream, splitter in self._splitters.items():
                 self._append(stream, splitter.flush())
+            held = list(self._system_tail)
+            if self._system_dropped:
+                held.insert(0, f"… {self._system_dropped} more of Slipway's lines dropped")
+            self._publish(self._numbered("system", held))
 
     def _append(self, stream: str, lines: list[str]) -> None:
+        """Mask and number `lines` of `stream`, within the cap, and hand them to the loop."""
         if not lines:
             return
-        rows: list[Row] = []
-        for text in lines:
-            if self._next_number > self._last_allowed:
-                if not self._truncated:
-                    self._truncated = True
-                    rows.append((self._next_number, "system",
-                                 f"… log truncated after {self.max_lines} lines"))
-                    self._next_number += 1
-                self.dropped_lines += 1
+        room = max(self._last_allowed + 1 - self._next_number, 0)
+        rows = self._numbered(stream, self._masker.mask_lines(lines[:room]))
+        over = lines[room:]
+        if over and stream == "system":
+            rows += self._numbered("system", self._system_past_cap(over))
+        elif over:
+            if not self._truncated:
+                self._truncated = True
+                rows += self._numbered("system",
+                                       [f"… log truncated after {self.max_lines} lines"])
+            self.dropped_lines += len(over)
+        self._publish(rows)
+
+    def _system_past_cap(self, lines: list[str]) -> list[str]:
+        """Of Slipway's lines past the cap, those to store now; the latest others are held
+        for `finish`, the rest dropped."""
+        now = []
+        for text in self._masker.mask_lines(lines):
+            if self._system_after_cap < SYSTEM_LINES_AFTER_CAP - SYSTEM_TAIL:
+                self._system_after_cap += 1
+                now.append(text)
                 continue
-            rows.append((self._next_number, stream, self._masker.mask(text)))
-            self._next_number += 1
+            if len(self._system_tail) == SYSTEM_TAIL:
+                self._system_dropped += 1
+                self.dropped_lines += 1
+            self._system_tail.append(text)
+        return now
+
+    def _numbered(self, stream: str, lines: list[str]) -> list[Row]:
+        first = self._next_number
+        self._next_number += len(lines)
+        return [(number, stream, text) for number, text in enumerate(lines, first)]
+
+    def _publish(self, rows: list[Row]) -> None:
         if not rows:
             return
         with self._pending_lock:

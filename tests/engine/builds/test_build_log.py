@@ -4,6 +4,7 @@ numbered, masked, stored in batches and sent in batches, and the IOLoop stays re
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import threading
@@ -150,6 +151,28 @@ async def test_secrets_are_masked_in_stored_lines_and_in_events(db_url, build):
 
 
 @pytest.mark.gen_test
+async def test_encoded_and_multi_line_secrets_are_masked_in_stored_lines_and_in_events(
+        db_url, build):
+    emitter = RecordingEmitter()
+    token = "hunter2-token"
+    async with open_pool(db_url) as pool:
+        build_log = new_log(pool, emitter, build, secrets=[token, "ab\ncd\nef"])
+
+        def work() -> None:
+            build_log.write("run_stdout", b"b64=" + base64.b64encode(token.encode())
+                            + b"\nkey: ab\ncd\nef\n")
+            build_log.line("system", f"hex {token.encode().hex().upper()}")
+
+        await in_thread(work)
+        await build_log.close()
+        rows = await stored(pool, build["build_id"])
+
+    expected = ["b64=***", "key: ***", "***", "***", "hex ***"]
+    assert [text for _, _, text in rows] == expected
+    assert [text for _, _, text in emitter.lines()] == expected
+
+
+@pytest.mark.gen_test
 async def test_each_batch_is_stored_in_one_copy_and_sent_in_events_of_at_most_max_batch_lines(
         db_url, build):
     emitter = RecordingEmitter()
@@ -195,12 +218,65 @@ async def test_the_cap_writes_exactly_one_truncation_notice(db_url, build):
         await build_log.close()
         rows = await stored(pool, build["build_id"])
 
-    assert len(rows) == 11
+    assert len(rows) == 12
     assert rows[9] == (10, "build_stdout", "line 1.4")
     assert rows[10] == (11, "system", "… log truncated after 10 lines")
-    assert emitter.lines()[-1] == (11, "build_logs", "… log truncated after 10 lines")
-    assert len(emitter.lines()) == 11
-    assert build_log.dropped_lines == 16
+    assert rows[11] == (12, "system", "Build failed")
+    assert emitter.lines()[-2:] == [(11, "build_logs", "… log truncated after 10 lines"),
+                                    (12, "build_logs", "Build failed")]
+    assert len(emitter.lines()) == 12
+    assert build_log.dropped_lines == 15
+
+
+@pytest.mark.gen_test
+async def test_slipways_own_lines_after_the_cap_are_still_stored_and_sent(db_url, build):
+    emitter = RecordingEmitter()
+    async with open_pool(db_url) as pool:
+        build_log = new_log(pool, emitter, build, max_lines=10)
+
+        def work() -> None:
+            build_log.write("run_stdout", b"".join(b"flood %d\n" % i for i in range(25)))
+            build_log.line("system", "Error: the build command exited with code 1")
+            build_log.write("run_stderr", b"more\nand more\n")
+            build_log.line("system", "Build failed: the build command exited with code 1")
+
+        await in_thread(work)
+        await build_log.close()
+        rows = await stored(pool, build["build_id"])
+
+    assert rows[10:] == [(11, "system", "… log truncated after 10 lines"),
+                         (12, "system", "Error: the build command exited with code 1"),
+                         (13, "system", "Build failed: the build command exited with code 1")]
+    assert emitter.lines()[10:] == [(number, "build_logs", text) for number, _, text in rows[10:]]
+    assert build_log.dropped_lines == 17
+
+
+@pytest.mark.gen_test
+async def test_slipways_own_lines_after_the_cap_are_bounded_and_the_last_ones_always_kept(
+        db_url, build):
+    emitter = RecordingEmitter()
+    async with open_pool(db_url) as pool:
+        build_log = new_log(pool, emitter, build, max_lines=10)
+
+        def work() -> None:
+            build_log.write("build_stdout", b"".join(b"flood %d\n" % i for i in range(25)))
+            for step in range(1, 501):  # a Dockerfile of 500 steps says "Step n/500" each
+                build_log.line("system", f"Step {step}/500")
+            build_log.line("system", "Build failed: the install step failed")
+
+        await in_thread(work)
+        await build_log.close()
+        rows = await stored(pool, build["build_id"])
+
+    texts = [text for _, _, text in rows]
+    assert texts[10] == "… log truncated after 10 lines"
+    assert texts[11:101] == [f"Step {step}/500" for step in range(1, 91)]
+    assert texts[101] == "… 401 more of Slipway's lines dropped"
+    assert texts[102:] == [f"Step {step}/500" for step in range(492, 501)] + [
+        "Build failed: the install step failed"]
+    assert [number for number, _, _ in rows] == list(range(1, 113))
+    assert [text for _, _, text in emitter.lines()] == texts
+    assert build_log.dropped_lines == 15 + 401
 
 
 @pytest.mark.gen_test

@@ -4,8 +4,11 @@ PostgreSQL, the real API and Socket.io."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import re
 import time
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -128,6 +131,58 @@ async def test_secret_values_are_masked_in_events_and_the_database(builds, tmp_p
     assert "s3cr3t-v4lue" not in stored
 
 
+PEM_KEY = ("-----BEGIN TEST KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
+           "Zq\n-----END TEST KEY-----")
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_encoded_and_multi_line_secret_values_are_masked_in_events_and_the_database(
+        builds, tmp_path, db_url):
+    session = await builds()
+    value = "it's a \"pass\\w0rd\" café?>>~~"
+    raw = value.encode()
+    encoded = {
+        "base64": base64.b64encode(raw).decode(),
+        "base64url": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "url": quote(value, safe="!~*'()"),
+        "json": json.dumps(value, ensure_ascii=False),
+        "basic": base64.b64encode(b"ada:" + raw).decode(),
+    }
+    forbid(value, *encoded.values(), *PEM_KEY.split("\n")[1:2])
+    repo = make_repo(tmp_path / "repo", {
+        **NODE_BUILD,
+        "build.js": "const v = process.env.API_KEY, b = Buffer.from(v);\n"
+                    "console.log('base64 ' + b.toString('base64'));\n"
+                    "console.log('base64url ' + b.toString('base64url'));\n"
+                    "console.log('hex ' + b.toString('hex'));\n"
+                    "console.log('HEX ' + b.toString('hex').toUpperCase());\n"
+                    "console.log('url ' + encodeURIComponent(v));\n"
+                    "console.log('json ' + JSON.stringify(v));\n"
+                    "console.log('basic ' + Buffer.from('ada:' + v).toString('base64'));\n"
+                    "console.log(process.env.PEM_KEY);\n"
+                    "console.log(require('fs').readFileSync('.env', 'utf8'));\n"
+                    + NODE_BUILD["build.js"],
+    })
+    project = await session.project(repo, secrets={"API_KEY": value, "PEM_KEY": PEM_KEY})
+    build = await session.finished(project["latest_build"]["id"])
+    lines = [line["log"] for line in await session.logs(build["id"])]
+    assert build["status"] == "passed", lines
+    for name in ("base64", "base64url", "hex", "HEX", "url", "json"):
+        assert f"{name} ***" in lines or f'{name} "***"' in lines, (name, lines)
+    assert any(re.fullmatch(r"basic [\w+/]{0,7}\*\*\*[\w+/]{0,3}=*", line) for line in lines)
+    assert lines.count("***") >= 4  # the key, every line of it, even its short one
+    assert "API_KEY='***'" in lines  # the .env file the build read, quoted by Slipway
+    assert "PEM_KEY='***" in lines
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute("SELECT array_agg(text) FROM build_logs").fetchone()[0]
+    assert "Zq" not in stored
+    stored_text = "\n".join(stored)
+    for leak in (value, "pass\\w0rd", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", *encoded.values()):
+        assert leak not in stored_text, leak
+
+
 @pytest.mark.gen_test(timeout=120)
 async def test_a_build_over_the_time_limit_fails_with_that_reason(builds, tmp_path):
     session = await builds(build_timeout=4)
@@ -210,9 +265,30 @@ async def test_a_flood_of_output_is_capped_and_the_server_stays_responsive(build
     build = await session.finished(build_id)
     lines = await session.logs(build_id)
     assert build["status"] == "passed"
-    assert len(lines) == 100_001
-    assert lines[-1]["log"] == "… log truncated after 100000 lines"
+    assert lines[100_000]["log"] == "… log truncated after 100000 lines"
+    # Slipway's own lines after the flood are kept: the output, where it went live, the end.
+    after = [(line["stream"], line["log"]) for line in lines[100_001:]]
+    assert after[0] == ("system", "Output: dist/ (1 files)")
+    assert after[-1] == ("system", "Build passed")
+    assert len(after) == 3
     assert slowest < 2.0, f"the API took {slowest:.2f} s to answer during the flood"
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_after_a_flood_of_output_the_log_still_says_why_the_build_failed(builds, tmp_path):
+    session = await builds()
+    repo = make_repo(tmp_path / "repo", {
+        **NODE_BUILD,
+        "build.js": "let s = ''; for (let i = 1; i <= 200000; i++) s += 'line ' + i + '\\n';"
+                    "process.stdout.write(s, () => process.exit(3));"})
+    project = await session.project(repo)
+    build = await session.finished(project["latest_build"]["id"], seconds=120)
+    lines = await session.logs(build["id"])
+    assert (build["status"], build["exit_code"]) == ("failed", 3)
+    assert lines[100_000]["log"] == "… log truncated after 100000 lines"
+    assert [(line["stream"], line["log"]) for line in lines[100_001:]] == [
+        ("system", "Error: the build command exited with code 3"),
+        ("system", "Build failed: the build command exited with code 3")]
 
 
 @pytest.mark.gen_test(timeout=120)
