@@ -184,8 +184,10 @@ class BuildRunner:
             if summary.links_out:
                 shown = ", ".join(summary.links_out[:5])
                 more = len(summary.links_out) - 5
-                say(f"Left out {len(summary.links_out)} links leading outside the output: "
-                    f"{shown}" + (f" and {more} more" if more > 0 else ""))
+                links = "1 link" if len(summary.links_out) == 1 else \
+                    f"{len(summary.links_out)} links"
+                say(f"Left out {links} leading outside the output: {shown}"
+                    + (f" and {more} more" if more > 0 else ""))
             try:
                 deployment = self._on_loop(self.deploy(job, output_dir))
             except OSError as exc:
