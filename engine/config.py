@@ -68,7 +68,9 @@ class Config:
     build_memory: int = 2 * 1024**3
     build_cpus: float = 1.0
     build_network: str = "bridge"
-    node_image: str = "node:20-slim"
+    node_image: str = "node:{major}-slim"  # "{major}" is the Node major chosen per build
+    node_versions: tuple[int, ...] = (20, 22, 24)
+    node_default: int = 22
     keep_releases: int = 10
     max_output: int = 1024**3
     session_ttl: float = 24 * 3600.0
@@ -77,6 +79,10 @@ class Config:
     @property
     def github_oauth_enabled(self) -> bool:
         return bool(self.github_client_id and self.github_client_secret)
+
+    def node_image_for(self, major: int) -> str:
+        """The base image of a build on Node `major`."""
+        return self.node_image.replace("{major}", str(major))
 
     @property
     def instance(self) -> str:
@@ -197,11 +203,23 @@ def _docker_network(raw: str) -> str:
     return value
 
 
-def _image_reference(raw: str) -> str:
+def _node_image(raw: str) -> str:
     value = raw.strip()
-    if not _IMAGE_REFERENCE.match(value):
-        raise ValueError("must be a Docker image reference such as node:20-slim")
+    if not _IMAGE_REFERENCE.match(value.replace("{major}", "22")) or "{" in value.replace(
+            "{major}", ""):
+        raise ValueError("must be a Docker image reference such as node:{major}-slim, where "
+                         "{major} stands for the Node major chosen per build")
     return value
+
+
+def _node_versions(raw: str) -> tuple[int, ...]:
+    try:
+        majors = sorted({int(part) for part in raw.replace(" ", "").split(",") if part})
+    except ValueError:
+        majors = []
+    if not majors or any(not 4 <= major <= 99 for major in majors):
+        raise ValueError("must be Node majors separated by commas, such as 20,22,24")
+    return tuple(majors)
 
 
 def _docker_host(raw: str) -> str:
@@ -278,8 +296,12 @@ SETTINGS: tuple[Setting, ...] = (
             "CPUs a build container may use [1.0]"),
     Setting("build_network", "SLIPWAY_BUILD_NETWORK", "--build-network", _docker_network,
             "Docker network of build containers [bridge]"),
-    Setting("node_image", "SLIPWAY_NODE_IMAGE", "--node-image", _image_reference,
-            "base image of generated Dockerfiles [node:20-slim]"),
+    Setting("node_image", "SLIPWAY_NODE_IMAGE", "--node-image", _node_image,
+            "base image of builds, {major} standing for the Node major [node:{major}-slim]"),
+    Setting("node_versions", "SLIPWAY_NODE_VERSIONS", "--node-versions", _node_versions,
+            "Node majors builds may use [20,22,24]"),
+    Setting("node_default", "SLIPWAY_NODE_DEFAULT", "--node-default", _integer(4, 99),
+            "Node major of a project that asks for none [22]"),
     Setting("keep_releases", "SLIPWAY_KEEP_RELEASES", "--keep-releases", _integer(1, 1000),
             "releases kept on disk per project [10]"),
     Setting("max_output", "SLIPWAY_MAX_OUTPUT", "--max-output", _memory,
@@ -322,6 +344,7 @@ def load_config(flags: argparse.Namespace, environ: Mapping[str, str]) -> Config
         values["public_url"] = f"http://localhost:{values.get('port', Config.port)}"
     config = Config(**values)
     _check_github_pair(config)
+    _check_node_default(config)
     data_dir = _writable_directory(config.data_dir, _setting("data_dir"))
     deployments_dir = _writable_directory(config.deployments_dir, _setting("deployments_dir"))
     secret_key = config.secret_key or load_or_create_key_file(data_dir / SECRET_KEY_FILE)
@@ -389,6 +412,14 @@ def _check_github_pair(config: Config) -> None:
         raise ConfigError(
             f"{_setting(missing).label} must be set too: GitHub OAuth needs the id and the secret"
         )
+
+
+def _check_node_default(config: Config) -> None:
+    if config.node_default not in config.node_versions:
+        offered = ",".join(map(str, config.node_versions))
+        raise ConfigError(f"{_setting('node_default').label} must be one of "
+                          f"{_setting('node_versions').label}: {offered}, got "
+                          f"{config.node_default}")
 
 
 def _shown(setting: Setting, raw: str) -> str:

@@ -55,6 +55,7 @@ def project_model(project: dict[str, Any]) -> dict[str, Any]:
         "output_dir": project["output_dir"],
         "root_dir": project["root_dir"],
         "framework": project["framework"],
+        "node_version": project["node_version"],
         "production_url": project["production_url"],
         "webhook": webhook,
         "latest_build": build_model(latest, project["id"]) if latest else None,

@@ -14,6 +14,7 @@ _SETTINGS = {
     "output_dir": Field(str, nullable=True, max_length=255),
     "root_dir": Field(str, nullable=True, max_length=255),
     "framework": Field(str, nullable=True, max_length=50),
+    "node_version": Field(int, nullable=True),
 }
 CREATE_FIELDS = {
     **_SETTINGS,

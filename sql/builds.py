@@ -138,7 +138,7 @@ async def build_job(conn: AsyncConnection, build_id: int) -> dict[str, Any] | No
         SELECT b.id, b.project_id, b.branch, b.commit_sha, b.trigger, b.preview,
                p.name AS project_name,
                p.repo_url, p.github_repo, p.install_command, p.build_command, p.output_dir,
-               p.root_dir, p.framework, p.owner_id, u.is_local_admin
+               p.root_dir, p.framework, p.node_version, p.owner_id, u.is_local_admin
         FROM builds b JOIN projects p ON p.id = b.project_id JOIN users u ON u.id = p.owner_id
         WHERE b.id = %s
         """,

@@ -12,8 +12,8 @@ from pypika.functions import Now
 
 _PROJECT_COLUMNS = (
     "id", "owner_id", "name", "repo_url", "branch", "install_command", "build_command",
-    "output_dir", "root_dir", "framework", "production_url", "github_repo", "webhook_id",
-    "webhook_error", "created_at", "updated_at",
+    "output_dir", "root_dir", "framework", "node_version", "production_url", "github_repo",
+    "webhook_id", "webhook_error", "created_at", "updated_at",
 )
 _BUILD_COLUMNS = ("id", "status", "trigger", "branch", "commit_sha", "commit_message",
                   "commit_author", "exit_code", "error", "created_at", "started_at",
@@ -22,7 +22,7 @@ _DEPLOYMENT_COLUMNS = ("id", "build_id", "status", "url", "created_at")
 
 # Settings a PATCH may change, and the columns a create may fill.
 SETTING_COLUMNS = ("name", "repo_url", "branch", "install_command", "build_command",
-                   "output_dir", "root_dir", "framework", "github_repo")
+                   "output_dir", "root_dir", "framework", "node_version", "github_repo")
 
 # Built from the constant column lists above: no value is ever interpolated.
 _SELECT = f"""

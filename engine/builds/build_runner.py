@@ -1,17 +1,19 @@
 """One build, from clone to outcome, run in a worker thread.
 
-Steps: fetch the commit; detect how to build it (project settings override detection); write
-the secrets as a `.env` file in the checkout; build the install image (the repository's own
-Dockerfile, or one generated for the detected toolchain); run the build command in a container
-with the checkout mounted; check the output directory. Every step logs what it does, and every
+Steps: fetch the commit; detect how to build it (project settings override detection); build
+the install image (the repository's own Dockerfile, or one generated for the detected
+toolchain and Node major); run the build command in a container of that image with the
+checkout copied in, the secrets as a `.env` file among it, so dependencies are inside the
+workspace; copy the output directory out and check it. Every step logs what it does, and every
 way a build can end (a failing command, out of memory, a timeout, a cancel, a missing output)
 ends it with that reason in the log and on the record. The work directory is removed whatever
 happens; the install image is kept as the project's cache.
 
 Everything the repository holds or the build writes is hostile: paths are confined to the
-checkout when used (`engine.builds.workspace`), the output is published without following a
-link out of it (`engine.deploys.releases`), and every step running the repository's code runs
-under the same limits (`engine.containers.sandbox`).
+checkout when used (`engine.builds.workspace`), the build writes nothing on the host but the
+output Slipway copies out of its container, which is published without following a link out
+of it (`engine.deploys.releases`), and every step running the repository's code runs under the
+same limits (`engine.containers.sandbox`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import posixpath
 import shutil
 import stat
 import threading
@@ -33,12 +36,13 @@ import docker
 
 from engine.accounts.github_tokens import load_github_token
 from engine.builds.build_log import BuildLog
-from engine.builds.detect import BuildPlan, DetectionError, detect_build
+from engine.builds.detect import BuildPlan, DetectionError, NodeOffer, detect_build
 from engine.builds.dockerfile import build_context_excludes, generate_dockerfile
 from engine.builds.git_checkout import CheckoutError, fetch_commit, is_interruption
 from engine.builds.repo_address import AddressRefused, PinnedHost, check_public, trusted_hosts
 from engine.builds.workspace import (
     OutsideWorkspace,
+    archive_checkout,
     confined,
     remove_env_file,
     remove_work_directories,
@@ -54,8 +58,10 @@ from engine.containers.image_builder import (
 )
 from engine.containers.images import (
     ArchiveTooLarge,
+    Copied,
     ImageUnavailable,
     ensure_image,
+    extract_from_container,
     extract_from_image,
     forget_cache,
     image_labels,
@@ -168,17 +174,10 @@ class BuildRunner:
             app_dir = confined(checkout, job["root_dir"] or ".", "root directory")
             plan = self._plan(job, app_dir, say)
             confined(app_dir, plan.output_dir, "output directory")
-            write_env_file(app_dir, job["secrets"])
-            self._produce(client, job, plan, checkout, app_dir, build_log, guard)
+            output_dir = self._produce(client, job, plan, checkout, app_dir, build_log, guard,
+                                       work / "output")
             if control.should_stop():
                 raise Stopped()
-            # The build ran as root in the checkout: every path is checked again, now.
-            app_dir = confined(checkout, job["root_dir"] or ".", "root directory")
-            remove_env_file(app_dir)  # the build is over: no copies
-            output_dir = confined(app_dir, plan.output_dir, "output directory")
-            if not output_dir.is_dir():
-                raise _Failed(f"the build produced no {plan.output_dir}/ directory; set the "
-                              "output directory in the project's settings")
             summary = check_output(output_dir, self.config.max_output)
             say(f"Output: {plan.output_dir}/ ({summary.files} files)")
             if summary.links_out:
@@ -223,10 +222,11 @@ class BuildRunner:
         the user's). The configured Node image is the administrator's choice."""
         if job["is_local_admin"]:
             return ImagePolicy()
+        node_images = {self.config.node_image_for(major) for major in self.config.node_versions}
 
         def problem(reference: str) -> str | None:
             registry = image_registry(reference)
-            if registry is None or reference == self.config.node_image:
+            if registry is None or reference in node_images:
                 return None
             try:
                 check_public(f"https://{registry}/", frozenset())
@@ -235,7 +235,7 @@ class BuildRunner:
             return None
 
         return ImagePolicy(problem=problem,
-                           anonymous=lambda reference: reference != self.config.node_image)
+                           anonymous=lambda reference: reference not in node_images)
 
     def _plan(self, job: dict[str, Any], app_dir: Path, say: Callable[[str], None]) -> BuildPlan:
         if not app_dir.is_dir():
@@ -243,7 +243,10 @@ class BuildRunner:
         try:
             plan = detect_build(app_dir, framework=job["framework"],
                                 install_command=job["install_command"],
-                                build_command=job["build_command"], output_dir=job["output_dir"])
+                                build_command=job["build_command"], output_dir=job["output_dir"],
+                                node_version=job.get("node_version"),
+                                node_offer=NodeOffer(self.config.node_versions,
+                                                     self.config.node_default))
         except DetectionError as exc:
             raise _Failed(str(exc)) from None
         for reason in plan.reasons:
@@ -251,64 +254,64 @@ class BuildRunner:
         return plan
 
     def _produce(self, client: docker.DockerClient, job: dict[str, Any], plan: BuildPlan,
-                 checkout: Path, app_dir: Path, build_log: BuildLog, guard: Guard) -> None:
-        """Install (the image) and build (a container with the checkout mounted)."""
+                 checkout: Path, app_dir: Path, build_log: BuildLog, guard: Guard,
+                 destination: Path) -> Path:
+        """Install (the image), build (a container of it with the checkout copied in), and
+        copy the output directory out to `destination`, which is returned."""
         limits = Limits(self.config.build_memory, self.config.build_cpus,
                         self.config.build_network)
         labels = image_labels(self.config.instance, job["project_id"])
-        dockerfile = self._dockerfile(plan, app_dir, build_log)
-        if dockerfile is not None:
-            context = BuildContext(app_dir, tuple(build_context_excludes(plan))
-                                   + _dockerignore(app_dir))
-            builder = ImageBuilder(client, context, limits=limits, guard=guard,
-                                   output=build_log.write,
-                                   say=lambda text: build_log.line("system", text),
-                                   labels=labels, max_copy=self.config.max_output,
-                                   cache_secret=self.cache_secret,
-                                   policy=self._image_policy(job))
-            try:
-                image = builder.build(dockerfile)
-            except ImageBuildFailed as exc:
-                if exc.out_of_memory:
-                    raise _Failed(f"out of memory: the install step needed more than "
-                                  f"{format_size(self.config.build_memory)} (SLIPWAY_BUILD_MEMORY)",
-                                  exc.exit_code) from None
-                raise _Failed(f"the install step failed: {exc}", exc.exit_code) from None
-            keep_as_cache(client, image, self.config.instance, job["project_id"])
-        else:
-            image = self.config.node_image
-        if not plan.build_command:
-            if plan.has_dockerfile:
-                output_dir = confined(app_dir, plan.output_dir, "output directory")
-                try:
-                    copied = extract_from_image(client, image, plan.output_dir, output_dir,
-                                                labels, self.config.max_output)
-                except ArchiveTooLarge:
-                    raise _Failed(f"the output is larger than {format_size(self.config.max_output)}"
-                                  " (SLIPWAY_MAX_OUTPUT)") from None
-                if copied:
-                    build_log.line("system", f"Copied {plan.output_dir}/ out of the image")
-            return
-        build_log.line("system", f"Running: {plan.build_command}")
         working_dir = f"{WORKSPACE}/{job['root_dir']}" if job["root_dir"] else WORKSPACE
-        if dockerfile is None:
+        node_image = self.config.node_image_for(plan.node.major) if plan.node else None
+        dockerfile = self._dockerfile(plan, app_dir, build_log, node_image, working_dir)
+        if dockerfile is not None:
+            image = self._build_image(client, job, plan, app_dir, dockerfile, build_log, guard,
+                                      limits, labels)
+        elif node_image is not None:
+            image = node_image
             try:
                 ensure_image(client, image, build_log.write, guard)
             except ImageUnavailable as exc:
                 raise _Failed(f"{exc} (SLIPWAY_NODE_IMAGE)") from None
-        command = plan.build_command
-        if dockerfile is not None and not plan.has_dockerfile:
-            # The install step put node_modules in the image's /app; the checkout is mounted
-            # elsewhere, so it borrows them through a link.
-            command = f"ln -sfn /app/node_modules node_modules 2>/dev/null; {command}"
-        step = Step(image=image, argv=["sh", "-c", command], working_dir=working_dir,
-                    environment={**job["secrets"], "CI": "1"}, workspace=checkout)
+        else:
+            # Nothing to install or build: the files are published as they are.
+            published = confined(app_dir, plan.output_dir, "output directory")
+            if not published.is_dir():
+                raise _Failed(f"the output directory {plan.output_dir}/ does not exist in the "
+                              "repository; set the output directory in the project's settings")
+            return published
+        if not plan.build_command:
+            # The repository's Dockerfile built the site: its output is in the image.
+            self._copy_out(lambda: extract_from_image(
+                client, image, plan.output_dir, destination, labels, self.config.max_output),
+                plan)
+            build_log.line("system", f"Copied {plan.output_dir}/ out of the image")
+            return destination
+        build_log.line("system", f"Running: {plan.build_command}")
+        # The secrets' .env goes into the archive only; neither stays on the host after this.
+        archive = checkout.parent / "workspace.tar"
+        write_env_file(app_dir, job["secrets"])
+        try:
+            with open(archive, "wb") as file:
+                archive_checkout(checkout, file, WORKSPACE.strip("/"))
+        finally:
+            remove_env_file(app_dir)
+        step = Step(image=image, argv=["sh", "-c", plan.build_command], working_dir=working_dir,
+                    environment={**job["secrets"], "CI": "1"}, archive=archive)
+        output_path = posixpath.join(working_dir, plan.output_dir)
+
+        def copy_output(container: Any) -> None:
+            self._copy_out(lambda: extract_from_container(
+                client, container.id, output_path, destination, self.config.max_output), plan)
+
         try:
             result = run_step(client, step, limits=limits, guard=guard, output=build_log.write,
-                              streams=("run_stdout", "run_stderr"),
+                              streams=("run_stdout", "run_stderr"), keep=copy_output,
                               labels={**labels, "slipway.build": str(job["id"])})
         except StepNotStarted as exc:
             raise _Failed(f"the build command could not start: {exc}") from None
+        finally:
+            archive.unlink(missing_ok=True)
         if result.out_of_memory:
             raise _Failed(f"out of memory: the build needed more than "
                           f"{format_size(self.config.build_memory)} (SLIPWAY_BUILD_MEMORY)",
@@ -316,16 +319,54 @@ class BuildRunner:
         if result.exit_code != 0:
             raise _Failed(f"the build command exited with code {result.exit_code}",
                           result.exit_code)
+        return destination
 
-    def _dockerfile(self, plan: BuildPlan, app_dir: Path, build_log: BuildLog) -> str | None:
+    def _build_image(self, client: docker.DockerClient, job: dict[str, Any], plan: BuildPlan,
+                     app_dir: Path, dockerfile: str, build_log: BuildLog, guard: Guard,
+                     limits: Limits, labels: dict[str, str]) -> str:
+        """The install image, kept as the project's cache."""
+        context = BuildContext(app_dir, tuple(build_context_excludes(plan))
+                               + _dockerignore(app_dir))
+        builder = ImageBuilder(client, context, limits=limits, guard=guard,
+                               output=build_log.write,
+                               say=lambda text: build_log.line("system", text),
+                               labels=labels, max_copy=self.config.max_output,
+                               cache_secret=self.cache_secret, policy=self._image_policy(job))
+        try:
+            image = builder.build(dockerfile)
+        except ImageBuildFailed as exc:
+            if exc.out_of_memory:
+                raise _Failed(f"out of memory: the install step needed more than "
+                              f"{format_size(self.config.build_memory)} (SLIPWAY_BUILD_MEMORY)",
+                              exc.exit_code) from None
+            raise _Failed(f"the install step failed: {exc}", exc.exit_code) from None
+        keep_as_cache(client, image, self.config.instance, job["project_id"])
+        return image
+
+    def _copy_out(self, copy: Callable[[], Copied], plan: BuildPlan) -> None:
+        """Copy the output directory out of a container or image, or say why it cannot be."""
+        try:
+            copied = copy()
+        except ArchiveTooLarge:
+            raise _Failed(f"the output is larger than {format_size(self.config.max_output)}"
+                          " (SLIPWAY_MAX_OUTPUT)") from None
+        if copied is Copied.LINK:
+            raise _Failed(f"the output directory {plan.output_dir}/ is a link, which could "
+                          "lead outside the build: the build must write a directory there")
+        if copied is Copied.MISSING:
+            raise _Failed(f"the build produced no {plan.output_dir}/ directory; set the "
+                          "output directory in the project's settings")
+
+    def _dockerfile(self, plan: BuildPlan, app_dir: Path, build_log: BuildLog,
+                    node_image: str | None, working_dir: str) -> str | None:
         """The Dockerfile of the install step: the repository's, one generated for its
         toolchain, or None when there is nothing to install."""
         if plan.has_dockerfile:
             build_log.line("system", "Building the repository's own Dockerfile")
             return _read_regular_file(app_dir, "Dockerfile")
-        if plan.install_command:
+        if plan.install_command and node_image is not None:
             build_log.line("system", f"Installing with: {plan.install_command}")
-            return generate_dockerfile(plan, self.config.node_image)
+            return generate_dockerfile(plan, node_image, working_dir)
         return None
 
     def _stopped(self, control: BuildControl) -> Outcome:

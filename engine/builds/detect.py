@@ -29,14 +29,18 @@ from pathlib import Path
 from typing import Any
 
 from engine.builds.frameworks import FRAMEWORKS
+from engine.builds.node_version import VERSION_FILES, NodeChoice, NodeVersionError, choose_node
 
 MAX_JSON_BYTES = 1024 * 1024
 MAX_SCAN_BYTES = 256 * 1024
 FROM_SETTINGS = "set in project settings"
 WHOLE_DIRECTORY = "."
 UNKNOWN_OUTPUT = "dist"
+# Where Corepack's pnpm and yarn shims go in a generated image (first in its PATH).
+COREPACK_BIN = "/usr/local/slipway/corepack"
 _SCRIPT_EXTENSIONS = ("js", "mjs", "cjs", "ts", "mts", "cts")
 _PACKAGE_MANAGER_FIELD = re.compile(r"^(?P<name>[a-z]+)@(?P<version>[^\s+]+)(\+\S*)?$")
+_EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 _SAFE_VERSION = re.compile(r"^\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?$")
 _LEADING_MAJOR = re.compile(r"^\s*(?:npm:[^@]+@)?[\^~>=<v\s]*(\d+)")
 _NEXT_STATIC_EXPORT = re.compile(r"""output\s*:\s*["'`]export["'`]""")
@@ -61,6 +65,9 @@ class BuildPlan:
     install_files: tuple[str, ...] = ()
     # Run before the install to provide a package manager the base image may lack.
     setup_command: str | None = None
+    # The Node major of the base image; None when the repository's Dockerfile is the image,
+    # or when nothing is installed or built.
+    node: NodeChoice | None = None
 
 
 class DetectionError(ValueError):
@@ -121,9 +128,18 @@ _RUN_SCRIPT = {"npm": "npm run", "yarn": "yarn", "pnpm": "pnpm run", "bun": "bun
 _RUN_BINARY = {"npm": "npx", "yarn": "yarn", "pnpm": "pnpm", "bun": "bunx"}
 
 
+@dataclass(frozen=True)
+class NodeOffer:
+    """The Node majors builds may use (SLIPWAY_NODE_VERSIONS) and the default one."""
+
+    versions: tuple[int, ...] = (20, 22, 24)
+    default: int = 22
+
+
 def detect_build(app_dir: Path, *, framework: str | None = None,
                  install_command: str | None = None, build_command: str | None = None,
-                 output_dir: str | None = None) -> BuildPlan:
+                 output_dir: str | None = None, node_version: int | None = None,
+                 node_offer: NodeOffer = NodeOffer()) -> BuildPlan:
     """The plan for building `app_dir`, each given setting overriding what detection found.
 
     Raises DetectionError, and nothing else, when the directory cannot be built as it is.
@@ -147,9 +163,39 @@ def detect_build(app_dir: Path, *, framework: str | None = None,
         plan = _node_plan(files, package, _BY_ID[chosen], settings, reasons)
     has_dockerfile = files.is_file("Dockerfile")
     if has_dockerfile:
-        reasons.append("Dockerfile: the root directory's own is used for the install step")
+        reasons = _with_own_dockerfile(plan, reasons, settings)
+    elif plan["install_command"] or plan["build_command"]:
+        plan["node"] = _node(files, package, node_version, node_offer)
+        reasons.insert(1, plan["node"].reason)
     return BuildPlan(framework=chosen, reasons=tuple(reasons), has_dockerfile=has_dockerfile,
                      **plan)
+
+
+def _with_own_dockerfile(plan: dict[str, Any], reasons: list[str],
+                         settings: _Settings) -> list[str]:
+    """The repository's Dockerfile installs and builds: what detection found about the
+    toolchain does not apply, and only a build command from the settings runs after it."""
+    kept = [reason for reason in reasons
+            if not reason.startswith(("package manager:", "install command:", "install step:",
+                                      "build command:"))]
+    kept.insert(1, "Dockerfile: the root directory's own installs and builds")
+    if settings.build_command is None:
+        plan["build_command"] = None
+        kept.insert(2, "build command: none (the output directory is copied out of the image)")
+    else:
+        kept.insert(2, f"build command: {FROM_SETTINGS}, run in the image")
+    return kept
+
+
+def _node(files: _AppFiles, package: _Package | None, setting: int | None,
+          offer: NodeOffer) -> NodeChoice:
+    version_files = {name: files.read(name, limit=4096, whole=False) for name in VERSION_FILES}
+    try:
+        return choose_node(setting=setting, version_files=version_files,
+                           engines=package.engines_node if package else None,
+                           offered=offer.versions, default=offer.default)
+    except NodeVersionError as exc:
+        raise DetectionError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -165,6 +211,7 @@ class _Package:
     scripts: dict[str, str]
     package_manager: str | None
     has_workspaces: bool
+    engines_node: str | None = None
 
     def script(self, name: str) -> str | None:
         value = self.scripts.get(name)
@@ -277,7 +324,10 @@ def _read_package(files: _AppFiles) -> _Package | None:
     if package_manager is not None and not isinstance(package_manager, str):
         raise DetectionError('package.json: packageManager must be a string such as '
                              f'"pnpm@9.1.0", not {_json_type(package_manager)}')
-    return _Package(dependencies, scripts, package_manager, bool(data.get("workspaces")))
+    engines = data.get("engines")
+    node = engines.get("node") if isinstance(engines, dict) else None
+    return _Package(dependencies, scripts, package_manager, bool(data.get("workspaces")),
+                    node if isinstance(node, str) else None)
 
 
 def _object_field(data: dict[str, Any], field: str) -> dict[str, Any]:
@@ -441,6 +491,8 @@ def _toolchain(files: _AppFiles, package: _Package, settings: _Settings) -> _Too
     if declared is not None:
         name, version = declared
         why = f"packageManager {name}@{version} in package.json"
+        if name in ("pnpm", "yarn") and _EXACT_VERSION.match(version):
+            why += "; through Corepack, at exactly that version"
     elif found:
         name, version = found[0][1], None
         why = found[0][0]
@@ -458,14 +510,16 @@ def _toolchain(files: _AppFiles, package: _Package, settings: _Settings) -> _Too
     if settings.install_command is not None:
         install = settings.install_command
         reasons.append(f"install command: {FROM_SETTINGS}")
-        install_files: tuple[str, ...] = (WHOLE_DIRECTORY,)
-        reasons.append("install step: copies the whole root directory, which a custom install "
-                       "command may read")
     else:
         reasons.append(f"install command: {install} ({install_why})")
-        install_files = _install_files(files, package, name)
-        if install_files == (WHOLE_DIRECTORY,):
-            reasons.append("install step: copies the whole root directory for the workspaces")
+    # Only the manifests go in before the install, whichever command it is, so the installed
+    # layer is reused by every commit that leaves them unchanged.
+    install_files = _install_files(files, package, name)
+    if install_files == (WHOLE_DIRECTORY,):
+        reasons.append("install step: copies the whole root directory for the workspaces")
+    else:
+        reasons.append(f"install step: copies {', '.join(install_files)} first, so the "
+                       "installed packages are reused until they change")
     return _Toolchain(name, install, install_files, _setup(name, version, berry), tuple(reasons))
 
 
@@ -509,14 +563,32 @@ def _install_files(files: _AppFiles, package: _Package, name: str) -> tuple[str,
 
 
 def _setup(name: str, version: str | None, berry: bool) -> str | None:
-    """Node images ship npm and Yarn 1; Yarn 2+ comes through Corepack (which reads the
-    packageManager field), pnpm and Bun through npm when the base image lacks them."""
-    if berry:
-        return "corepack enable"
-    if name not in ("pnpm", "bun"):
+    """What provides the package manager before the install. pnpm and Yarn come through
+    Corepack, which runs exactly the version the packageManager field names (or its own
+    default without one); its shims go to a directory of their own, first in PATH
+    (COREPACK_BIN), so a Yarn 1 the base image ships does not stand in the way. Corepack
+    refuses a field that is not an exact version (`pnpm@9`): pnpm then comes through npm, and
+    Yarn 1 is the one Node images ship, as it is for a Yarn 1 lockfile alone. Bun is not in
+    Corepack: it comes through npm."""
+    if name == "npm":
         return None
-    release = f"{name}@{version}" if version and _SAFE_VERSION.match(version) else name
-    return f"command -v {name} >/dev/null 2>&1 || npm install --global {release}"
+    pinned = f"{name}@{version}" if version and _SAFE_VERSION.match(version) else name
+    if name == "bun":
+        if version and _SAFE_VERSION.match(version):
+            return f"npm install --global {pinned}"
+        return "command -v bun >/dev/null 2>&1 || npm install --global bun"
+    corepack = (f"(command -v corepack >/dev/null 2>&1 || npm install --global corepack) && "
+                f"mkdir -p {COREPACK_BIN} && corepack enable --install-directory {COREPACK_BIN} "
+                f"{name}")
+    exact = version is not None and _EXACT_VERSION.match(version) is not None
+    if version is not None and not exact:
+        if name == "pnpm":
+            return f"command -v pnpm >/dev/null 2>&1 || npm install --global {pinned}"
+        if not berry:
+            return None
+    if name == "yarn" and version is None and not berry:
+        return f"command -v yarn >/dev/null 2>&1 || {{ {corepack}; }}"
+    return corepack
 
 
 # --- static sites and unknown Node projects ---

@@ -83,6 +83,36 @@ def fetch_commit(
     return Commit(sha=sha, message=message.strip()[:1000], author=author[:200])
 
 
+def probe_remote(repo_url: str, branch: str | None, *, token: str | None, timeout: float,
+                 pinned: PinnedHost | None = None) -> str:
+    """The branch a new project builds, checked against the remote with `git ls-remote`:
+    `branch` when given and present, else the remote's HEAD (its default branch). Raises
+    CheckoutError with git's reason when the repository or the branch cannot be reached,
+    after `timeout` seconds at most."""
+    remote = f"file://{repo_url}" if repo_url.startswith("/") else repo_url
+    wanted = ["HEAD"] + ([f"refs/heads/{branch}"] if branch else [])
+    with tempfile.TemporaryDirectory(prefix="slipway-git-") as home:
+        env = _git_environment(Path(home), token)
+        run = _GitRunner(Path(home), env, time.monotonic() + timeout, lambda: False)
+        pin = (["-c", f"http.curloptResolve={pinned.curl_resolve()}",
+                "-c", "http.followRedirects=false"] if pinned else [])
+        try:
+            listing = run(*pin, "ls-remote", "--symref", remote, *wanted,
+                          failure=_fetch_failure(branch or "HEAD", None, token))
+        except _Interrupted:
+            raise CheckoutError(f"the Git server did not answer within {timeout:g} s") from None
+    pairs = [line.split("\t", 1) for line in listing.splitlines() if "\t" in line]
+    if branch:
+        if not any(name == f"refs/heads/{branch}" for _, name in pairs):
+            raise CheckoutError(f"branch {branch} not found in the repository")
+        return branch
+    for value, name in pairs:
+        if name == "HEAD" and value.startswith("ref: refs/heads/"):
+            return value.removeprefix("ref: refs/heads/")
+    raise CheckoutError("the repository has no default branch (it may be empty): push a "
+                        "commit, or name the branch")
+
+
 class _GitRunner:
     """Runs git in the checkout, honouring the build's deadline and cancel."""
 

@@ -1,20 +1,24 @@
 """A build's work directory on the host, treated as hostile: every path in it is checked.
 
-The checkout is written by git from the repository, then by the build command (as root in its
-container, through the mount): either may leave a link where Slipway expects a directory or a
-file. So a path Slipway reads or writes there is resolved and confined to the checkout at the
-moment it is used — the root and output directories after the build as well as before, since
-the build can swap them for links — and the `.env` file is created by Slipway alone, never
-through a link.
+The checkout is written by git from the repository, which may put a link where Slipway expects
+a directory or a file. So a path Slipway reads or writes there is resolved and confined to the
+checkout at the moment it is used, and the `.env` file is created by Slipway alone, never
+through a link. The build command never writes here: the checkout is copied into its container
+as an archive (`archive_checkout`), and only the output is copied back out.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tarfile
 from pathlib import Path
+from typing import BinaryIO
 
 ENV_FILE = ".env"
+# Not copied into the build container: the history, and installed packages, which the install
+# step put in the image where the framework resolves them.
+LEFT_OUT_OF_BUILDS = (".git", "node_modules")
 
 
 class OutsideWorkspace(Exception):
@@ -53,6 +57,25 @@ def remove_env_file(app_dir: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
+
+
+def archive_checkout(checkout: Path, into: BinaryIO, prefix: str) -> None:
+    """The checkout as a tar archive under `prefix` (e.g. "workspace"), written to `into`.
+
+    Links are archived as links, never followed, so nothing outside the checkout is read;
+    the container's engine unpacks the archive inside the container's own filesystem."""
+
+    def owned_by_root(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if any(part in LEFT_OUT_OF_BUILDS for part in member.name.split("/")[1:]):
+            return None
+        if not (member.isfile() or member.isdir() or member.issym()):
+            return None
+        member.uid = member.gid = 0
+        member.uname = member.gname = "root"
+        return member
+
+    with tarfile.open(fileobj=into, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(checkout, arcname=prefix, recursive=True, filter=owned_by_root)
 
 
 def quote(value: str) -> str:

@@ -9,9 +9,11 @@ sweep instead of being pulled from under it.
 
 from __future__ import annotations
 
+import posixpath
 import tarfile
 import tempfile
-from pathlib import Path
+from enum import Enum
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 import docker
@@ -62,36 +64,56 @@ class ArchiveTooLarge(Exception):
     """What was to be copied out of an image is larger than allowed."""
 
 
+class Copied(Enum):
+    """What copying a directory out of a container found at its path."""
+
+    DIRECTORY = "directory"
+    LINK = "link"          # a link, which is not followed
+    MISSING = "missing"
+
+
 def extract_from_image(client: docker.DockerClient, image: str, path: str,
-                       destination: Path, labels: dict[str, str], max_bytes: int) -> bool:
-    """Copy `path` (relative to the image's WORKDIR) out of an image into `destination`,
-    reading at most `max_bytes` of Docker's archive. Returns False when the image has no
-    such path."""
+                       destination: Path, labels: dict[str, str], max_bytes: int) -> Copied:
+    """Copy the directory `path` (relative to the image's WORKDIR) out of an image into
+    `destination`, reading at most `max_bytes` of Docker's archive."""
     workdir = client.images.get(image).attrs["Config"].get("WorkingDir") or "/"
     container = client.containers.create(image, ["true"], entrypoint=[], network_mode="none",
                                          labels=labels)
     try:
-        with tempfile.TemporaryFile() as buffer:
-            if not copy_archive(client, container.id, str(Path(workdir) / path), buffer,
-                                max_bytes):
-                return False
-            buffer.seek(0)
-            destination.mkdir(parents=True, exist_ok=True)
-            with tarfile.open(fileobj=buffer) as tar:
-                # The archive's top entry is the directory itself; "data" refuses links out.
-                top = Path(path).name
-                members = []
-                for member in tar.getmembers():
-                    parts = Path(member.name).parts
-                    if parts and parts[0] == top and len(parts) > 1:
-                        member.name = str(Path(*parts[1:]))
-                        members.append(member)
-                # The "data" filter's checks, member by member (S202 wants the literal).
-                tar.extractall(destination, members=members,  # noqa: S202
-                               filter=_data_or_nothing)
-        return True
+        return extract_from_container(client, container.id, posixpath.join(workdir, path),
+                                      destination, max_bytes)
     finally:
         container.remove(force=True)
+
+
+def extract_from_container(client: docker.DockerClient, container_id: str, path: str,
+                           destination: Path, max_bytes: int) -> Copied:
+    """Copy the directory at the absolute `path` in a (stopped) container into `destination`,
+    reading at most `max_bytes` of Docker's archive (else ArchiveTooLarge).
+
+    The engine resolves the path inside the container's own filesystem, and the archive is
+    unpacked with the "data" filter's checks, so nothing it holds is written outside
+    `destination` or followed to the host: a link in it stays a link."""
+    with tempfile.TemporaryFile() as buffer:
+        if not copy_archive(client, container_id, path, buffer, max_bytes):
+            return Copied.MISSING
+        buffer.seek(0)
+        with tarfile.open(fileobj=buffer) as tar:
+            # The archive's top entry is the directory itself.
+            top = posixpath.basename(path.rstrip("/"))
+            members = []
+            for member in tar.getmembers():
+                parts = PurePosixPath(member.name).parts
+                if parts == (top,) and not member.isdir():
+                    return Copied.LINK if member.issym() or member.islnk() else Copied.MISSING
+                if parts and parts[0] == top and len(parts) > 1:
+                    member.name = str(PurePosixPath(*parts[1:]))
+                    members.append(member)
+            destination.mkdir(parents=True, exist_ok=True)
+            # The "data" filter's checks, member by member (S202 wants the literal).
+            tar.extractall(destination, members=members,  # noqa: S202
+                           filter=_data_or_nothing)
+    return Copied.DIRECTORY
 
 
 def copy_archive(client: docker.DockerClient, container_id: str, path: str, into: BinaryIO,

@@ -70,7 +70,9 @@ class Step:
     working_dir: str
     environment: dict[str, str] = field(default_factory=dict)
     user: str = ""
-    workspace: Path | None = None  # mounted read-write at WORKSPACE
+    # A tar archive unpacked at the container's root before it starts (the checkout, for the
+    # build command): copied rather than mounted, so the build never writes on the host.
+    archive: Path | None = None
 
 
 @dataclass
@@ -86,12 +88,10 @@ def run_step(client: docker.DockerClient, step: Step, *, limits: Limits, guard: 
     """Run `step` to its end; raises Stopped when the guard fired. `streams` names the output
     of stdout and stderr. With `keep`, it is called with the stopped container (to commit it)
     before the container is removed."""
-    volumes = ({str(step.workspace): {"bind": WORKSPACE, "mode": "rw"}}
-               if step.workspace is not None else None)
     try:
         container = client.containers.create(
             step.image, step.argv[1:], entrypoint=step.argv[:1], working_dir=step.working_dir,
-            environment=step.environment, user=step.user, volumes=volumes,
+            environment=step.environment, user=step.user,
             network_mode=limits.network, mem_limit=limits.memory, memswap_limit=limits.memory,
             nano_cpus=int(limits.cpus * 1e9), pids_limit=limits.pids,
             security_opt=["no-new-privileges"], cap_drop=["ALL"], cap_add=CAPABILITIES,
@@ -103,6 +103,8 @@ def run_step(client: docker.DockerClient, step: Step, *, limits: Limits, guard: 
     watcher = threading.Thread(target=watchdog.watch, name="slipway-watchdog", daemon=True)
     stopped = False
     try:
+        if step.archive is not None:
+            guarded(guard, lambda: _put_archive(client, container.id, step.archive))
         stream = client.api.attach(container.id, stdout=True, stderr=True, stream=True,
                                    logs=True, demux=True)
         try:
@@ -157,6 +159,16 @@ def guarded(guard: Guard, work: Callable[[], T]) -> T:
     if not succeeded:
         raise value
     return value
+
+
+def _put_archive(client: docker.DockerClient, container_id: str, archive: Path) -> None:
+    with open(archive, "rb") as data:
+        try:
+            copied = client.api.put_archive(container_id, "/", data)
+        except APIError as exc:
+            raise StepNotStarted(_explanation(exc)) from None
+    if not copied:
+        raise StepNotStarted("the files could not be copied into the container")
 
 
 def _remove(container: Any) -> None:

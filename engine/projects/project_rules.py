@@ -12,6 +12,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from engine.builds.frameworks import FRAMEWORKS
@@ -103,6 +104,19 @@ def check_framework(raw: str | None) -> str | None:
     if raw not in FRAMEWORKS:
         raise Invalid(f"framework must be one of {', '.join(FRAMEWORKS)}", field="framework")
     return raw
+
+
+def check_node_version(raw: Any, offered: tuple[int, ...]) -> int | None:
+    """A Node major this Slipway offers (SLIPWAY_NODE_VERSIONS), as a number or its digits;
+    null or "" lets each build choose."""
+    if raw is None or raw == "":
+        return None
+    text = str(raw).strip().removesuffix(".x") if not isinstance(raw, bool) else ""
+    choices = ", ".join(map(str, offered))
+    if not text.isdigit() or int(text) not in offered:
+        raise Invalid(f"node_version must be one of {choices}, or null to choose by "
+                      ".nvmrc, .node-version or engines.node", field="node_version")
+    return int(text)
 
 
 def check_secret(name: str, value: str | None = None) -> None:

@@ -10,6 +10,8 @@ started by hand or by deploy hook.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -19,9 +21,11 @@ from psycopg.errors import UniqueViolation
 from psycopg_pool import AsyncConnectionPool
 
 from engine.accounts.github_tokens import load_github_token
+from engine.builds.git_checkout import CheckoutError, probe_remote
 from engine.builds.repo_address import (
     AddressRefused,
     HostUnresolved,
+    PinnedHost,
     check_public,
     trusted_hosts,
 )
@@ -35,6 +39,7 @@ from engine.projects.project_rules import (
     check_command,
     check_framework,
     check_name,
+    check_node_version,
     check_repo_url,
     check_secret,
     check_subpath,
@@ -60,6 +65,7 @@ from sql.secrets import put_secret
 log = logging.getLogger(__name__)
 
 DEFAULT_BRANCH = "main"
+PROBE_TIMEOUT_SECONDS = 20  # for `git ls-remote` when a project is created or repointed
 
 
 class Projects:
@@ -94,9 +100,10 @@ class Projects:
         settings = self._settings(body, owner)
         secret_values = body.get("secrets") or {}
         _check_secrets(secret_values)
-        await self._check_address(settings, owner)
-        if "branch" not in settings:
-            settings["branch"] = await self._default_branch(owner, settings.get("github_repo"))
+        pinned = await self._check_address(settings, owner)
+        if "branch" not in settings and settings.get("github_repo"):
+            settings["branch"] = await self._default_branch(owner, settings["github_repo"])
+        settings["branch"] = await self._reachable_branch(owner, settings, pinned)
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 project_id = await insert_project(conn, owner["id"], settings)
@@ -117,7 +124,11 @@ class Projects:
         changes = self._settings(body, owner)
         if not changes:
             return current
-        await self._check_address(changes, owner)
+        pinned = await self._check_address(changes, owner)
+        if "repo_url" in changes or "branch" in changes:
+            source = {"repo_url": current["repo_url"], "github_repo": current["github_repo"],
+                      "branch": current["branch"], **changes}
+            await self._reachable_branch(owner, source, pinned)
         repo_changed = "repo_url" in changes and changes["repo_url"] != current["repo_url"]
         if repo_changed and current["webhook_id"]:
             await self._remove_webhook(owner, current)
@@ -187,25 +198,46 @@ class Projects:
                 settings[field] = check_subpath(body[field], field)
         if "framework" in body:
             settings["framework"] = check_framework(body["framework"])
+        if "node_version" in body:
+            settings["node_version"] = check_node_version(body["node_version"],
+                                                          self.config.node_versions)
         return settings
 
-    async def _check_address(self, settings: dict[str, Any], owner: dict[str, Any]) -> None:
-        """A GitHub user's repository URL must lead to a public address (see repo_address)."""
+    async def _check_address(self, settings: dict[str, Any],
+                             owner: dict[str, Any]) -> PinnedHost | None:
+        """A GitHub user's repository URL must lead to a public address (see repo_address);
+        the addresses checked are the only ones git may then connect to."""
         url = settings.get("repo_url")
         if not url or owner["is_local_admin"] or not url.startswith("https://"):
-            return
+            return None
         trusted = trusted_hosts(self.config.github_url, self.config.github_api_url)
         try:
-            await asyncio.get_running_loop().run_in_executor(None, check_public, url, trusted)
-        except HostUnresolved:
-            pass  # nothing to refuse yet: every fetch checks again
+            return await asyncio.get_running_loop().run_in_executor(
+                None, check_public, url, trusted)
+        except HostUnresolved as exc:
+            raise Refused(f"repo_url cannot be reached: {exc}", field="repo_url") from None
         except AddressRefused as exc:
             raise Invalid(f"repo_url is refused: {exc}", field="repo_url") from None
 
-    async def _default_branch(self, owner: dict[str, Any], github_repo: str | None) -> str:
+    async def _reachable_branch(self, owner: dict[str, Any], settings: dict[str, Any],
+                                pinned: PinnedHost | None) -> str:
+        """The branch to build, asked of the remote itself: the one given, which must exist,
+        or the remote's HEAD. A repository git cannot reach is refused now, with git's
+        reason, rather than failing its first build."""
+        token = None
+        if settings.get("github_repo"):
+            with contextlib.suppress(Refused):
+                token = await load_github_token(self.pool, self.box, owner["id"])
+        probe = functools.partial(probe_remote, settings["repo_url"], settings.get("branch"),
+                                  token=token, timeout=PROBE_TIMEOUT_SECONDS, pinned=pinned)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, probe)
+        except CheckoutError as exc:
+            field = "branch" if "branch" in str(exc) and settings.get("branch") else "repo_url"
+            raise Refused(f"{field} cannot be used: {exc}", field=field) from None
+
+    async def _default_branch(self, owner: dict[str, Any], github_repo: str) -> str:
         """The repository's default branch where GitHub can tell us, else 'main'."""
-        if not github_repo:
-            return DEFAULT_BRANCH
         try:
             token = await load_github_token(self.pool, self.box, owner["id"])
             return await self.github.default_branch(token, github_repo) or DEFAULT_BRANCH

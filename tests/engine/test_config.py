@@ -1,5 +1,6 @@
 import base64
 import os
+import re
 import stat
 
 import pytest
@@ -26,7 +27,9 @@ def test_defaults_match_the_spec(dirs):
     assert config.build_memory == 2 * 1024**3
     assert config.build_cpus == 1.0
     assert config.build_network == "bridge"
-    assert config.node_image == "node:20-slim"
+    assert config.node_image == "node:{major}-slim"
+    assert (config.node_versions, config.node_default) == ((20, 22, 24), 22)
+    assert config.node_image_for(24) == "node:24-slim"
     assert config.keep_releases == 10
     assert not config.github_oauth_enabled
 
@@ -151,3 +154,19 @@ def test_read_only_deployments_dir_is_refused(tmp_path):
 def test_unknown_option_is_refused(dirs):
     with pytest.raises(ConfigError, match="unknown option --colour"):
         parse_config([*dirs, "--colour"], environ={})
+
+
+@pytest.mark.parametrize(("env", "problem"), [
+    ({"SLIPWAY_NODE_VERSIONS": "20,twenty"}, "SLIPWAY_NODE_VERSIONS"),
+    ({"SLIPWAY_NODE_VERSIONS": ""}, None),
+    ({"SLIPWAY_NODE_DEFAULT": "18"}, "SLIPWAY_NODE_DEFAULT (--node-default) must be one of"),
+    ({"SLIPWAY_NODE_VERSIONS": "18,20", "SLIPWAY_NODE_DEFAULT": "20"}, None),
+    ({"SLIPWAY_NODE_IMAGE": "registry.local:5000/node:{major}"}, None),
+    ({"SLIPWAY_NODE_IMAGE": "node:{minor}"}, "SLIPWAY_NODE_IMAGE"),
+])
+def test_node_settings_are_checked_together(dirs, env, problem):
+    if problem is None:
+        parse_config(dirs, environ=env)
+        return
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse_config(dirs, environ=env)

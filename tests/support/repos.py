@@ -9,13 +9,22 @@ from pathlib import Path
 def make_repo(path: Path, files: dict[str, str], message: str = "first") -> Path:
     """A repository at `path` with one commit of `files` on main."""
     path.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, env=_env(path), check=True)
+    commit_files(path, files, message)
+    return path
+
+
+def commit_files(path: Path, files: dict[str, str], message: str = "update") -> None:
+    """Write `files` into a `make_repo` repository and commit them on its branch."""
     for name, content in files.items():
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(content)
-    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(path),
-           "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
-           "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com",
-           "PATH": "/usr/bin:/bin"}
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", message]):
-        subprocess.run(["git", *args], cwd=path, env=env, check=True)
-    return path
+    for args in (["add", "-A"], ["commit", "-q", "-m", message]):
+        subprocess.run(["git", *args], cwd=path, env=_env(path), check=True)
+
+
+def _env(path: Path) -> dict[str, str]:
+    return {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(path),
+            "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
+            "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com",
+            "PATH": "/usr/bin:/bin"}

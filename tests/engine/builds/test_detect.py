@@ -272,7 +272,7 @@ def test_yarnrc_yml_selects_yarn_berry_immutable_install(tmp_path):
                              "yarn.lock": YARN_1_LOCK, ".yarnrc.yml": "nodeLinker: node-modules\n",
                              ".yarn/releases/yarn-3.6.4.cjs": "// yarn"})
     assert plan.install_command == "yarn install --immutable"
-    assert plan.setup_command == "corepack enable"
+    assert plan.setup_command == COREPACK + "yarn"
     assert plan.install_files == ("package.json", "yarn.lock", ".yarnrc.yml", ".yarn/releases/")
 
 
@@ -289,21 +289,44 @@ def test_yarn_1_field_is_classic_even_with_a_berry_looking_lockfile(tmp_path):
     assert plan.setup_command is None
 
 
+COREPACK = ("(command -v corepack >/dev/null 2>&1 || npm install --global corepack) && "
+            "mkdir -p /usr/local/slipway/corepack && "
+            "corepack enable --install-directory /usr/local/slipway/corepack ")
+
+
 @pytest.mark.parametrize(("field", "setup"), [
-    ("pnpm@9.1.0+sha256.abc", "command -v pnpm >/dev/null 2>&1 || npm install --global pnpm@9.1.0"),
-    ("bun@1.1.8", "command -v bun >/dev/null 2>&1 || npm install --global bun@1.1.8"),
+    ("pnpm@9.1.0+sha256.abc", COREPACK + "pnpm"),
+    ("yarn@4.2.2", COREPACK + "yarn"),
+    ("yarn@1.22.22", COREPACK + "yarn"),
+    ("bun@1.1.8", "npm install --global bun@1.1.8"),
+    ("pnpm@9", "command -v pnpm >/dev/null 2>&1 || npm install --global pnpm@9"),
     ("pnpm@$(reboot)", "command -v pnpm >/dev/null 2>&1 || npm install --global pnpm"),
-    ("npm@10.5.0", None), ("yarn@1.22.22", None)])
-def test_setup_installs_a_missing_package_manager_at_a_safe_pinned_version(tmp_path, field,
-                                                                          setup):
+    ("npm@10.5.0", None)])
+def test_setup_provides_the_declared_package_manager(tmp_path, field, setup):
+    # Corepack reads the exact version from package.json itself: nothing of the field is in
+    # the command, so a hostile field cannot reach the shell.
     plan = detect(tmp_path, {"package.json": package(dev={"vite": "^5"}, packageManager=field)})
     assert plan.setup_command == setup
 
 
-def test_pnpm_lockfile_without_field_installs_the_current_pnpm(tmp_path):
+def test_an_exact_package_manager_version_is_said_to_come_through_corepack(tmp_path):
+    plan = detect(tmp_path, {"package.json": package(dev={"vite": "^5"},
+                                                     packageManager="pnpm@9.1.0")})
+    assert ("package manager: pnpm (packageManager pnpm@9.1.0 in package.json; through "
+            "Corepack, at exactly that version)") in plan.reasons
+
+
+def test_pnpm_lockfile_without_field_uses_corepacks_pnpm(tmp_path):
     plan = detect(tmp_path, {"package.json": package(dev={"vite": "^5"}),
                              "pnpm-lock.yaml": PNPM_LOCK})
-    assert plan.setup_command == "command -v pnpm >/dev/null 2>&1 || npm install --global pnpm"
+    assert plan.setup_command == COREPACK + "pnpm"
+
+
+def test_yarn_1_lockfile_uses_the_images_yarn(tmp_path):
+    plan = detect(tmp_path, {"package.json": package(dev={"vite": "^5"}),
+                             "yarn.lock": YARN_1_LOCK})
+    assert plan.setup_command == ("command -v yarn >/dev/null 2>&1 || { " + COREPACK
+                                  + "yarn; }")
 
 
 def test_install_files_list_only_what_exists_for_the_package_manager(tmp_path):
@@ -395,7 +418,10 @@ def test_install_setting_overrides_only_the_install(tmp_path):
     assert (plan.framework, plan.build_command, plan.output_dir) == (
         detected.framework, detected.build_command, detected.output_dir)
     assert "install command: set in project settings" in plan.reasons
-    assert plan.install_files == (".",)
+    # Only the manifests go in before a custom install too, so its layer outlives commits
+    # that change only the sources.
+    assert plan.install_files == detected.install_files
+    assert "." not in plan.install_files
 
 
 def test_build_setting_overrides_only_the_build(tmp_path):
