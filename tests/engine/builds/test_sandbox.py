@@ -358,6 +358,29 @@ async def test_a_memory_hog_in_the_install_command_is_stopped_by_the_memory_limi
 
 
 # -- 4. Fetching from a Git server ---------------------------------------------------------------
+# A repository git cannot reach is refused when the project is created, so these projects
+# start from a reachable one and are pointed elsewhere afterwards, as a server that goes away
+# (or a name that is rebound) would do.
+
+async def _repoint(session: Builds, project_id: int, url: str) -> None:
+    async with session.running.app.db.pool.connection() as conn:
+        await conn.execute("UPDATE projects SET repo_url = %s WHERE id = %s", (url, project_id))
+
+
+async def _rebuild(session: Builds, project_id: int, who=None) -> dict:
+    again = await session.api.post(f"/api/projects/{project_id}/builds",
+                                   headers=(who or session.owner).headers)
+    return await session.finished(again.json()["build"]["id"], who=who)
+
+
+async def _build_from(session: Builds, tmp_path, url: str) -> dict:
+    """A build of a project whose repository is now at `url` (its first build done)."""
+    project = await session.project(make_repo(tmp_path / "reachable", {"index.html": INDEX}))
+    await session.finished(project["latest_build"]["id"])
+    await _repoint(session, project["id"], url)
+    again = await session.api.post(f"/api/projects/{project['id']}/builds",
+                                   headers=session.owner.headers)
+    return again.json()["build"]
 # Today git is killed on time, but the git-remote-https it started keeps the output pipes open,
 # so Slipway waits for curl's own connect timeout (minutes). Closing the server ends it.
 
@@ -373,13 +396,12 @@ async def _no_git_left(port: int) -> None:
 
 
 @pytest.mark.gen_test(timeout=90)
-async def test_a_git_server_that_never_answers_is_stopped_by_the_timeout(builds):
+async def test_a_git_server_that_never_answers_is_stopped_by_the_timeout(builds, tmp_path):
     server = SilentServer()
     try:
         session = await builds(build_timeout=4)
-        project = await session.project(f"https://127.0.0.1:{server.port}/x.git",
-                                        branch="main")
-        build = await session.finished(project["latest_build"]["id"], seconds=15)
+        build = await _build_from(session, tmp_path, f"https://127.0.0.1:{server.port}/x.git")
+        build = await session.finished(build["id"], seconds=15)
         assert build["status"] == "failed"
         assert build["error"] == "timed out after 4 s (SLIPWAY_BUILD_TIMEOUT)"
         assert _ran_for(build) <= 4 + 5
@@ -389,13 +411,13 @@ async def test_a_git_server_that_never_answers_is_stopped_by_the_timeout(builds)
 
 
 @pytest.mark.gen_test(timeout=90)
-async def test_a_fetch_from_a_git_server_that_never_answers_can_be_canceled(builds):
+async def test_a_fetch_from_a_git_server_that_never_answers_can_be_canceled(builds,
+                                                                           tmp_path):
     server = SilentServer()
     try:
         session = await builds()
-        project = await session.project(f"https://127.0.0.1:{server.port}/x.git",
-                                        branch="main")
-        build_id = project["latest_build"]["id"]
+        build = await _build_from(session, tmp_path, f"https://127.0.0.1:{server.port}/x.git")
+        build_id = build["id"]
         assert await _eventually(lambda: server.connections > 0, 30), "git never connected"
         build = await _canceled_within(session, build_id, 5)
         assert (build["status"], build["error"]) == ("canceled", "canceled by the user")
@@ -434,27 +456,30 @@ async def test_a_github_user_cannot_point_a_project_at_a_private_address(app_ser
 
 
 @pytest.mark.gen_test(timeout=90)
-async def test_a_host_that_later_resolves_to_loopback_is_refused_at_fetch(builds):
+async def test_a_host_that_later_resolves_to_loopback_is_refused_at_fetch(builds, github):
     # DNS can change between the project's creation and a fetch (rebinding): the address is
     # checked again when the build fetches, before git connects anywhere.
     server = SilentServer(hang=False)
     try:
         session = await builds()
         mallory = await sign_in_github_user(session.running, session.api, 4243, "mallory")
-        created = await session.api.post("/api/projects", headers=mallory.headers, json_body={
+        refused = await session.api.post("/api/projects", headers=mallory.headers, json_body={
             "name": "later", "repo_url": "https://not-resolvable.invalid/x.git",
             "branch": "main"})
-        assert created.status == 201, created.body  # no address yet: nothing to refuse
+        assert refused.status == 422, refused.body  # git could not reach it either
+        assert "not-resolvable.invalid could not be resolved" in refused.json()["error"][
+            "message"]
+        repo = github.add_repo(github.add_user("mallory"), "later", files={"index.html": INDEX})
+        created = await session.api.post("/api/projects", headers=mallory.headers, json_body={
+            "name": "later", "repo_url": repo.html_url})
+        assert created.status == 201, created.body
         project = created.json()
-        first = await session.finished(project["latest_build"]["id"], who=mallory)
-        assert first["error"] == "the host not-resolvable.invalid could not be resolved"
 
-        async with session.running.app.db.pool.connection() as conn:
-            await conn.execute("UPDATE projects SET repo_url = %s WHERE id = %s",
-                               (f"https://127.0.0.1:{server.port}/x.git", project["id"]))
-        again = await session.api.post(f"/api/projects/{project['id']}/builds",
-                                       headers=mallory.headers)
-        build = await session.finished(again.json()["build"]["id"], who=mallory)
+        await _repoint(session, project["id"], "https://not-resolvable.invalid/x.git")
+        first = await _rebuild(session, project["id"], mallory)
+        assert first["error"] == "the host not-resolvable.invalid could not be resolved"
+        await _repoint(session, project["id"], f"https://127.0.0.1:{server.port}/x.git")
+        build = await _rebuild(session, project["id"], mallory)
         assert build["status"] == "failed"
         assert "resolves to a loopback address" in build["error"]
         assert server.connections == 0
