@@ -30,7 +30,7 @@ from tests.support.proxies import DatabaseProxy
 
 # The browser fixtures (`slipway_factory`, `chromium`, `new_page`, ...) live in one module so
 # that both the browser tests and the benchmarks can use them.
-pytest_plugins = ["tests.support.browser_fixtures"]
+pytest_plugins = ["tests.support.browser_fixtures", "tests.support.build_fixtures"]
 
 NO_SKIP = os.environ.get("SLIPWAY_NO_SKIP", "").lower() in ("1", "true", "yes")
 DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")

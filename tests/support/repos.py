@@ -6,10 +6,11 @@ import subprocess
 from pathlib import Path
 
 
-def make_repo(path: Path, files: dict[str, str], message: str = "first") -> Path:
-    """A repository at `path` with one commit of `files` on main."""
-    path.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, env=_env(path), check=True)
+def make_repo(path: Path, files: dict[str, str], message: str = "first", *,
+              branch: str = "main") -> Path:
+    """A repository at `path` with one commit of `files` on `branch` (its HEAD)."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "-b", branch], cwd=path, env=_env(path), check=True)
     commit_files(path, files, message)
     return path
 
@@ -21,6 +22,11 @@ def commit_files(path: Path, files: dict[str, str], message: str = "update") -> 
         (path / name).write_text(content)
     for args in (["add", "-A"], ["commit", "-q", "-m", message]):
         subprocess.run(["git", *args], cwd=path, env=_env(path), check=True)
+
+
+def add_branch(path: Path, name: str) -> None:
+    """A branch `name` at the current commit of a `make_repo` repository (HEAD stays)."""
+    subprocess.run(["git", "branch", name], cwd=path, env=_env(path), check=True)
 
 
 def _env(path: Path) -> dict[str, str]:

@@ -51,6 +51,7 @@ export interface Project {
   output_dir: string | null;
   root_dir: string | null;
   framework: string | null;
+  node_version: number | null;
   production_url: string | null;
   webhook: { status: "active" | "failed" | "none"; error: string | null };
   latest_build: Build | null;

@@ -4,7 +4,8 @@ import { previewUrl, projectState } from "./status";
 
 const project = (overrides: Partial<Project> = {}): Project => ({
   id: 1, name: "demo", repo_url: "", github_repo: null, branch: "main", install_command: null,
-  build_command: null, output_dir: null, root_dir: null, framework: null, production_url: null,
+  build_command: null, output_dir: null, root_dir: null, framework: null, node_version: null,
+  production_url: null,
   webhook: { status: "none", error: null }, latest_build: null, live_deployment: null,
   created_at: "", updated_at: "", ...overrides,
 });

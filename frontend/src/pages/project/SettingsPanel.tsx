@@ -13,8 +13,9 @@ import { CopyButton, ErrorNote, Time } from "../../components/ui";
 import { projectNameProblem } from "../../lib/projectName";
 import { useResource } from "../../lib/useResource";
 
-type Editable = "name" | "branch" | "framework" | "install_command" | "build_command" | "output_dir" | "root_dir";
+type Editable = "name" | "branch" | "framework" | "node_version" | "install_command" | "build_command" | "output_dir" | "root_dir";
 const OVERRIDES: [Editable, string, string][] = [
+  ["node_version", "Node.js version (major)", "from .nvmrc, engines.node or the default"],
   ["install_command", "Install command", "detected"],
   ["build_command", "Build command", "detected"],
   ["output_dir", "Output directory", "detected"],
@@ -24,7 +25,7 @@ const OVERRIDES: [Editable, string, string][] = [
 export function SettingsPanel({ project, onSaved }: { project: Project; onSaved: (project: Project) => void }) {
   const [, navigate] = useLocation();
   const initial = () => Object.fromEntries(
-    (["name", "branch", "framework", "install_command", "build_command", "output_dir", "root_dir"] as Editable[]).map((k) => [k, project[k] ?? ""]),
+    (["name", "branch", "framework", "node_version", "install_command", "build_command", "output_dir", "root_dir"] as Editable[]).map((k) => [k, String(project[k] ?? "")]),
   ) as Record<Editable, string>;
   const [form, setForm] = useState(initial);
   const [busy, setBusy] = useState(false);
@@ -42,10 +43,12 @@ export function SettingsPanel({ project, onSaved }: { project: Project; onSaved:
   const save = async (event: Event) => {
     event.preventDefault();
     if (nameProblem) return;
-    const changes: Record<string, string | null> = {};
+    const changes: Record<string, string | number | null> = {};
     for (const key of Object.keys(form) as Editable[]) {
       const value = form[key].trim();
-      if (value !== (project[key] ?? "")) changes[key] = value === "" && key !== "name" && key !== "branch" ? null : value;
+      if (value === String(project[key] ?? "")) continue;
+      if (value === "" && key !== "name" && key !== "branch") changes[key] = null;
+      else changes[key] = key === "node_version" && /^\d+$/.test(value) ? Number(value) : value;
     }
     if (!Object.keys(changes).length) return setSaved(true);
     setBusy(true);

@@ -1,5 +1,6 @@
-"""Fixtures for tests that run real builds: a configuration using the local Node image, and
-apps whose dispatcher runs builds."""
+"""Fixtures for tests that run real builds (tests/engine, tests/frameworks), loaded for the
+whole suite by `pytest_plugins` in tests/conftest.py: a configuration using the local Node
+image, and apps whose dispatcher runs builds (`await builds(**config_changes)`)."""
 
 from __future__ import annotations
 
