@@ -45,6 +45,10 @@ class CheckoutError(Exception):
     """The repository could not be fetched; the message is for the build log."""
 
 
+class BranchNotFound(CheckoutError):
+    """The repository was reached, but has no such branch."""
+
+
 @dataclass(frozen=True)
 class Commit:
     sha: str
@@ -98,13 +102,13 @@ def probe_remote(repo_url: str, branch: str | None, *, token: str | None, timeou
                 "-c", "http.followRedirects=false"] if pinned else [])
         try:
             listing = run(*pin, "ls-remote", "--symref", remote, *wanted,
-                          failure=_fetch_failure(branch or "HEAD", None, token))
+                          failure=_fetch_failure(branch or "HEAD", None, token, "ls-remote"))
         except _Interrupted:
             raise CheckoutError(f"the Git server did not answer within {timeout:g} s") from None
     pairs = [line.split("\t", 1) for line in listing.splitlines() if "\t" in line]
     if branch:
         if not any(name == f"refs/heads/{branch}" for _, name in pairs):
-            raise CheckoutError(f"branch {branch} not found in the repository")
+            raise BranchNotFound(f"branch {branch} not found in the repository")
         return branch
     for value, name in pairs:
         if name == "HEAD" and value.startswith("ref: refs/heads/"):
@@ -202,7 +206,9 @@ def _git_environment(home: Path, token: str | None) -> dict[str, str]:
     return env
 
 
-def _fetch_failure(branch: str, commit: str | None, token: str | None) -> Callable[[str], str]:
+def _fetch_failure(branch: str, commit: str | None, token: str | None,
+                   command: str = "fetch") -> Callable[[str], str]:
+    """git's stderr in plain words, for a `git fetch` or `git ls-remote` that failed."""
     def explain(stderr: str) -> str:
         text = stderr.lower()
         if "authentication failed" in text or "could not read username" in text:
@@ -211,11 +217,14 @@ def _fetch_failure(branch: str, commit: str | None, token: str | None) -> Callab
         if "couldn't find remote ref" in text or "not our ref" in text:
             wanted = f"commit {commit}" if commit else f"branch {branch}"
             return f"{wanted} not found in the repository"
+        if "does not appear to be a git repository" in text or "not a git repository" in text:
+            return "there is no Git repository at that address"
         if "repository not found" in text or "not found" in text:
             return "the repository was not found (or the token cannot see it)"
-        if "could not resolve host" in text or "connection refused" in text or "timed out" in text:
+        if any(sign in text for sign in ("could not resolve host", "connection refused",
+                                         "couldn't connect", "failed to connect", "timed out")):
             return "the Git server is not reachable: " + _last_line(stderr)
-        return "git fetch failed: " + _last_line(stderr)
+        return f"git {command} failed: " + _last_line(stderr)
 
     return explain
 

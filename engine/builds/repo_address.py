@@ -28,8 +28,8 @@ class AddressRefused(Exception):
 
 
 class HostUnresolved(AddressRefused):
-    """The host has no address now (a typo, or DNS is down): a fetch cannot proceed, but a
-    project may still be saved, since its fetches are checked again."""
+    """The host has no address now (a typo, or DNS is down): neither a fetch nor a new
+    project's check of the remote can proceed."""
 
 
 @dataclass(frozen=True)

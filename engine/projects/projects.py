@@ -10,6 +10,7 @@ started by hand or by deploy hook.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import logging
@@ -21,7 +22,7 @@ from psycopg.errors import UniqueViolation
 from psycopg_pool import AsyncConnectionPool
 
 from engine.accounts.github_tokens import load_github_token
-from engine.builds.git_checkout import CheckoutError, probe_remote
+from engine.builds.git_checkout import BranchNotFound, CheckoutError, probe_remote
 from engine.builds.repo_address import (
     AddressRefused,
     HostUnresolved,
@@ -64,8 +65,10 @@ from sql.secrets import put_secret
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BRANCH = "main"
 PROBE_TIMEOUT_SECONDS = 20  # for `git ls-remote` when a project is created or repointed
+# The remote checks run on threads of their own, so that servers that never answer (up to the
+# timeout each) cannot take the threads DNS checks and site renames use.
+_PROBES = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="slipway-probe")
 
 
 class Projects:
@@ -102,7 +105,10 @@ class Projects:
         _check_secrets(secret_values)
         pinned = await self._check_address(settings, owner)
         if "branch" not in settings and settings.get("github_repo"):
-            settings["branch"] = await self._default_branch(owner, settings["github_repo"])
+            default = await self._default_branch(owner, settings["github_repo"])
+            if default is not None:
+                settings["branch"] = default
+        # Without a branch (GitHub could not say), the remote's HEAD is the default one.
         settings["branch"] = await self._reachable_branch(owner, settings, pinned)
         try:
             async with self.pool.connection() as conn, conn.transaction():
@@ -231,20 +237,21 @@ class Projects:
         probe = functools.partial(probe_remote, settings["repo_url"], settings.get("branch"),
                                   token=token, timeout=PROBE_TIMEOUT_SECONDS, pinned=pinned)
         try:
-            return await asyncio.get_running_loop().run_in_executor(None, probe)
+            return await asyncio.get_running_loop().run_in_executor(_PROBES, probe)
+        except BranchNotFound as exc:
+            raise Refused(f"branch cannot be used: {exc}", field="branch") from None
         except CheckoutError as exc:
-            field = "branch" if "branch" in str(exc) and settings.get("branch") else "repo_url"
-            raise Refused(f"{field} cannot be used: {exc}", field=field) from None
+            raise Refused(f"repo_url cannot be used: {exc}", field="repo_url") from None
 
-    async def _default_branch(self, owner: dict[str, Any], github_repo: str) -> str:
-        """The repository's default branch where GitHub can tell us, else 'main'."""
+    async def _default_branch(self, owner: dict[str, Any], github_repo: str) -> str | None:
+        """The repository's default branch where GitHub's API can tell us, else None."""
         try:
             token = await load_github_token(self.pool, self.box, owner["id"])
-            return await self.github.default_branch(token, github_repo) or DEFAULT_BRANCH
+            return await self.github.default_branch(token, github_repo)
         except (Refused, Unavailable) as exc:
-            log.info("default branch of %s unknown (%s); using %s", github_repo, exc,
-                     DEFAULT_BRANCH)
-            return DEFAULT_BRANCH
+            log.info("default branch of %s unknown from GitHub (%s); asking git", github_repo,
+                     exc)
+            return None
 
     async def _register_webhook(self, owner: dict[str, Any], project_id: int,
                                 github_repo: str) -> None:

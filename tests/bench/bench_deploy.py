@@ -69,9 +69,11 @@ def test_rollback_of_a_large_site(config, io_loop, tmp_path):
     from tests.support.accounts import sign_in_local_admin
     from tests.support.app import close_app, open_app
     from tests.support.http import ApiClient
+    from tests.support.repos import make_repo
 
     output = tmp_path / "output"
     _make_output(output)
+    repo = make_repo(tmp_path / "repo", {"index.html": "<h1>v1</h1>"})
 
     async def run() -> list[float]:
         running = await open_app(config)
@@ -80,7 +82,7 @@ def test_rollback_of_a_large_site(config, io_loop, tmp_path):
         try:
             owner = await sign_in_local_admin(running, api)
             project = (await api.post("/api/projects", headers=owner.headers, json_body={
-                "name": "big", "repo_url": "https://git.example.com/big.git"})).json()
+                "name": "big", "repo_url": str(repo)})).json()
             sites = running.app.config.deployments_dir
             deployment_ids = []
             async with running.app.db.pool.connection() as conn:

@@ -225,14 +225,15 @@ async def test_names_are_checked_as_typed_and_the_servers_conflict_is_shown(
 ):
     app = await slipway_factory()
     session = await signed_in_admin(page, app)
+    repo = make_repo(tmp_path / "repo", {"index.html": "<p>site</p>"})
     taken = await app.api.post("/api/projects",
                                headers={"Authorization": f"Bearer {session['token']}"},
-                               json_body={"name": "taken", "repo_url": "https://example.com/a.git"})
+                               json_body={"name": "taken", "repo_url": str(repo)})
     assert taken.status == 201, taken.body
 
     await page.get_by_role("link", name="New project").first.click()
     # The local administrator is not linked to GitHub: a URL (or a path) is asked for.
-    await page.get_by_label("Git repository URL").fill("https://example.com/b.git")
+    await page.get_by_label("Git repository URL").fill(str(repo))
     name = page.get_by_label("Project name")
     await name.fill("My Site")
     await expect(page.get_by_text("Use lowercase letters only.")).to_be_visible()
@@ -299,11 +300,11 @@ async def local_admin_project(app: BrowserApp, page: Page, **fields) -> dict:
 
 @pytest.mark.gen_test(timeout=90)
 async def test_settings_rename_override_create_a_deploy_hook_and_delete_with_the_name_typed(
-    slipway_factory, page, page_errors, screenshot
+    slipway_factory, page, page_errors, screenshot, tmp_path
 ):
     app = await slipway_factory()
-    project = await local_admin_project(app, page, name="blog",
-                                        repo_url="https://example.com/blog.git")
+    repo = make_repo(tmp_path / "blog", {"index.html": "<p>blog</p>"})
+    project = await local_admin_project(app, page, name="blog", repo_url=str(repo))
     await page.goto(f"{app.url}/projects/{project['id']}/settings")
 
     await page.get_by_label("Project name").fill("journal")
@@ -420,8 +421,10 @@ async def test_a_failed_build_shows_its_reason_and_its_log_can_be_searched_linke
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_the_dashboard_can_be_used_with_the_keyboard(slipway_factory, page, page_errors):
+async def test_the_dashboard_can_be_used_with_the_keyboard(slipway_factory, page, page_errors,
+                                                          tmp_path):
     app = await slipway_factory()
+    repo = make_repo(tmp_path / "site", {"index.html": "<p>site</p>"})
     await signed_in_admin(page, app)
 
     focused = []
@@ -435,7 +438,7 @@ async def test_the_dashboard_can_be_used_with_the_keyboard(slipway_factory, page
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name="New project")).to_be_visible()
     await page.get_by_label("Git repository URL").focus()
-    await page.keyboard.type("https://example.com/site.git")
+    await page.keyboard.type(str(repo))
     await page.keyboard.press("Tab")
     await page.keyboard.type("keyboard-site")
     await page.keyboard.press("Enter")  # submits the form

@@ -7,6 +7,7 @@ import psycopg
 import pytest
 
 from tests.support.accounts import sign_in_github_user, sign_in_local_admin
+from tests.support.repos import make_repo
 
 # (method, path template, JSON body); {p} is the owner's project, {h} its deploy hook,
 # {b} its build, {d} its deployment, {w} a webhook delivery.
@@ -41,14 +42,15 @@ SIGNED_IN_ENDPOINTS = OWNED_ENDPOINTS + [
 
 
 @pytest.fixture
-def owned(app_server, api, io_loop, github):
+def owned(app_server, api, io_loop, github, tmp_path):
     """The owner's project with a secret and a deploy hook, and a second, unrelated user."""
+    repo = make_repo(tmp_path / "mine", {"index.html": "<p>mine</p>"})
 
     async def setup():
         owner = await sign_in_local_admin(app_server, api)
         other = await sign_in_github_user(app_server, api, 4242, "mallory")
         project = (await api.post("/api/projects", headers=owner.headers, json_body={
-            "name": "mine", "repo_url": "https://git.example.com/mine.git",
+            "name": "mine", "repo_url": str(repo),
             "secrets": {"API_KEY": "original"}})).json()
         await api.post(f"/api/projects/{project['id']}/deploy-hook", headers=owner.headers)
         hooks = (await api.get(f"/api/projects/{project['id']}/deploy-hooks",

@@ -7,13 +7,19 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from tests.support.repos import add_branch, make_repo
+
 
 @pytest.fixture
-def project(api, owner, io_loop):
+def project(api, owner, io_loop, tmp_path):
+    repo = make_repo(tmp_path / "site", {"index.html": "<p>site</p>"})
+    add_branch(repo, "release")
+
     async def create():
-        return (await api.post("/api/projects", headers=owner.headers, json_body={
-            "name": "site", "repo_url": "https://git.example.com/site.git",
-            "branch": "release"})).json()
+        response = await api.post("/api/projects", headers=owner.headers, json_body={
+            "name": "site", "repo_url": str(repo), "branch": "release"})
+        assert response.status == 201, response.body
+        return response.json()
 
     return io_loop.run_sync(create)
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tests.handlers.test_api_errors import assert_error
+from tests.support.repos import make_repo
 
 DEEP = "[" * 100_000 + "]" * 100_000
 HUGE_INT = "9" * 5000
@@ -38,19 +39,20 @@ async def test_hostile_json_in_a_sign_in_is_a_400(api, raw):
 
 @pytest.mark.gen_test
 @pytest.mark.parametrize("raw", HOSTILE_VALUES.values(), ids=HOSTILE_VALUES.keys())
-async def test_hostile_json_in_project_fields_is_a_400(api, owner, raw):
+async def test_hostile_json_in_project_fields_is_a_400(api, owner, raw, tmp_path):
+    repo = str(make_repo(tmp_path / "repo", {"index.html": "<p>demo</p>"}))
     created = await api.post("/api/projects", headers=owner.headers, body=_body(
-        "build_command", raw, name="demo", repo_url="https://git.example.com/r.git"))
+        "build_command", raw, name="demo", repo_url=repo))
     assert_error(created, 400, "invalid_json")
     project = await api.post("/api/projects", headers=owner.headers, json_body={
-        "name": "demo", "repo_url": "https://git.example.com/r.git"})
+        "name": "demo", "repo_url": repo})
     assert project.status == 201
     changed = await api.request("PATCH", f"/api/projects/{project.json()['id']}",
                                 headers=owner.headers, body=_body("name", raw))
     assert_error(changed, 400, "invalid_json")
     # A lone surrogate inside the secrets object, a level down, is refused as well.
     nested = await api.post("/api/projects", headers=owner.headers, body=(
-        b'{"name": "other", "repo_url": "https://git.example.com/r.git", '
+        b'{"name": "other", "repo_url": "' + repo.encode() + b'", '
         b'"secrets": {"KEY": "\\udfff"}}'))
     assert_error(nested, 400, "invalid_json")
 
@@ -65,11 +67,12 @@ async def test_moderate_nesting_and_long_numbers_are_not_refused_as_json(api):
 
 
 @pytest.mark.gen_test
-async def test_huge_numbers_in_ids_and_query_arguments_are_not_a_500(api, owner):
+async def test_huge_numbers_in_ids_and_query_arguments_are_not_a_500(api, owner, tmp_path):
     missing = await api.get("/api/projects/" + HUGE_INT, headers=owner.headers)
     assert_error(missing, 404, "not_found")
+    repo = make_repo(tmp_path / "repo", {"index.html": "<p>demo</p>"})
     project = (await api.post("/api/projects", headers=owner.headers, json_body={
-        "name": "demo", "repo_url": "https://git.example.com/r.git"})).json()
+        "name": "demo", "repo_url": str(repo)})).json()
     for value in (HUGE_INT, "²", "1" * 30):
         builds = await api.get(f"/api/projects/{project['id']}/builds?before={value}",
                                headers=owner.headers)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 
 import psycopg
 import pytest
 
 from tests.support.accounts import sign_in_github_user, sign_in_local_admin
 from tests.support.leaks import forbid
+from tests.support.repos import add_branch, make_repo
 
 
 @pytest.fixture
@@ -71,10 +71,11 @@ async def test_creating_a_github_project_registers_its_webhook_and_queues_a_buil
 
 @pytest.mark.gen_test
 async def test_a_webhook_github_refuses_is_shown_and_the_project_still_exists(
-    api, ada, site_repo, github
+    api, ada, ada_github, github
 ):
+    repo = github.add_repo(ada_github, "site")  # on main, the branch assumed without GitHub
     github.fail_api(502, times=2)  # the default-branch lookup and the hook registration
-    response = await _create(api, ada, name="site", repo_url=site_repo.html_url)
+    response = await _create(api, ada, name="site", repo_url=repo.html_url)
     assert response.status == 201
     project = response.json()
     assert project["webhook"]["status"] == "failed"
@@ -84,15 +85,20 @@ async def test_a_webhook_github_refuses_is_shown_and_the_project_still_exists(
 
 
 @pytest.mark.gen_test
-async def test_list_shows_each_project_with_its_latest_build(api, ada, site_repo, db_url):
-    first = (await _create(api, ada, name="one", repo_url=site_repo.html_url)).json()
-    second = (await _create(api, ada, name="two", repo_url="https://git.example.com/r.git",
-                            branch="dev")).json()
+async def test_list_shows_each_project_with_its_latest_build(api, app_server, db_url,
+                                                            tmp_path):
+    # A repository outside GitHub (no webhook) is a path on this machine: the administrator's.
+    admin = await sign_in_local_admin(app_server, api)
+    one = make_repo(tmp_path / "one", {"index.html": "one"})
+    two = make_repo(tmp_path / "two", {"index.html": "two"})
+    add_branch(two, "dev")
+    first = (await _create(api, admin, name="one", repo_url=str(one))).json()
+    second = (await _create(api, admin, name="two", repo_url=str(two), branch="dev")).json()
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("INSERT INTO builds (project_id, trigger, branch, status) "
                      "VALUES (%s, 'push', 'trunk', 'running')", (first["id"],))
 
-    listed = (await api.get("/api/projects", headers=ada.headers)).json()
+    listed = (await api.get("/api/projects", headers=admin.headers)).json()
 
     assert [p["name"] for p in listed] == ["two", "one"]
     assert listed[1]["latest_build"]["status"] == "running"
@@ -103,7 +109,8 @@ async def test_list_shows_each_project_with_its_latest_build(api, ada, site_repo
 
 
 @pytest.mark.gen_test
-async def test_settings_are_validated_normalised_and_updated(api, ada, site_repo):
+async def test_settings_are_validated_normalised_and_updated(api, ada, site_repo, github):
+    github.push(site_repo, {"index.html": "release"}, branch="release/1")
     project = (await _create(api, ada, name="site", repo_url=site_repo.html_url,
                              output_dir="./build/", root_dir="apps/web/",
                              build_command="npm run build", framework="vite")).json()
@@ -144,11 +151,13 @@ async def test_invalid_names_are_refused(api, ada, name, status):
 
 @pytest.mark.gen_test
 async def test_a_rename_cannot_take_another_projects_name_or_site(api, ada, app_server,
-                                                                  io_loop, github):
+                                                                  io_loop, github, site_repo):
     bob_github = github.add_user("bob")
     bob = await sign_in_github_user(app_server, api, bob_github.id, "bob", bob_github.token)
-    await _create(api, bob, name="taken", repo_url="https://git.example.com/b.git")
-    mine = (await _create(api, ada, name="mine", repo_url="https://git.example.com/a.git"))
+    bobs_repo = github.add_repo(bob_github, "b")
+    taken = await _create(api, bob, name="taken", repo_url=bobs_repo.html_url)
+    assert taken.status == 201, taken.body
+    mine = (await _create(api, ada, name="mine", repo_url=site_repo.html_url))
     response = await api.request("PATCH", f"/api/projects/{mine.json()['id']}",
                                  headers=ada.headers, json_body={"name": "taken"})
     assert response.status == 409
@@ -156,8 +165,8 @@ async def test_a_rename_cannot_take_another_projects_name_or_site(api, ada, app_
 
 
 @pytest.mark.gen_test
-async def test_rename_moves_the_projects_site(api, ada, app_server):
-    project = (await _create(api, ada, name="old", repo_url="https://git.example.com/r.git"))
+async def test_rename_moves_the_projects_site(api, ada, app_server, site_repo):
+    project = (await _create(api, ada, name="old", repo_url=site_repo.html_url))
     sites = app_server.app.config.deployments_dir
     (sites / "old" / "releases").mkdir(parents=True)
     (sites / "new" / "debris").mkdir(parents=True)  # left by something long gone
@@ -171,12 +180,14 @@ async def test_rename_moves_the_projects_site(api, ada, app_server):
 
 @pytest.mark.gen_test
 async def test_two_concurrent_creates_of_one_name_give_one_201_and_one_409(api, ada,
-                                                                          app_server, github):
+                                                                          app_server, github,
+                                                                          site_repo):
     bob_github = github.add_user("bob")
     bob = await sign_in_github_user(app_server, api, bob_github.id, "bob", bob_github.token)
+    bobs_repo = github.add_repo(bob_github, "race")
+    attempts = [(ada, site_repo), (bob, bobs_repo)] * 2
     responses = await asyncio.gather(
-        *(_create(api, who, name="race", repo_url="https://git.example.com/r.git")
-          for who in (ada, bob, ada, bob)))
+        *(_create(api, who, name="race", repo_url=repo.html_url) for who, repo in attempts))
     assert sorted(r.status for r in responses) == [201, 409, 409, 409]
 
 
@@ -216,8 +227,7 @@ async def test_deleting_succeeds_when_github_cannot_remove_the_hook(api, ada, si
 async def test_only_the_local_administrator_may_build_a_path_on_this_machine(
     api, app_server, ada, tmp_path
 ):
-    repo = tmp_path / "local-site"
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    repo = make_repo(tmp_path / "local-site", {"index.html": "local"})
     refused = await _create(api, ada, name="local", repo_url=str(repo))
     assert refused.status == 400
     assert refused.json()["error"]["field"] == "repo_url"

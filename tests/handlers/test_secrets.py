@@ -7,13 +7,16 @@ import pytest
 
 from engine.crypto import DecryptionError
 from tests.support.leaks import forbid
+from tests.support.repos import make_repo
 
 
 @pytest.fixture
-def project(api, owner, io_loop):
+def project(api, owner, io_loop, tmp_path):
+    repo = make_repo(tmp_path / "site", {"index.html": "<p>site</p>"})
+
     async def create():
         response = await api.post("/api/projects", headers=owner.headers, json_body={
-            "name": "site", "repo_url": "https://git.example.com/site.git",
+            "name": "site", "repo_url": str(repo),
             "secrets": {"FIRST": "value-one"}})
         assert response.status == 201
         return response.json()

@@ -215,9 +215,10 @@ async def test_the_inbox_keeps_200_valid_and_50_rejected_deliveries_per_project(
     from sql.deliveries import list_deliveries, record_delivery
 
     ada = github.add_user("ada")
+    repo = github.add_repo(ada, "r")
     owner = await sign_in_github_user(app_server, api, ada.id, "ada", ada.token)
     project = (await api.post("/api/projects", headers=owner.headers, json_body={
-        "name": "inbox", "repo_url": "https://git.example.com/r.git"})).json()
+        "name": "inbox", "repo_url": repo.html_url})).json()
 
     async def record(conn, guid, valid):
         await record_delivery(conn, project["id"], guid=guid, event="push", repository="r",
