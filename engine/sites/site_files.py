@@ -86,6 +86,11 @@ _VITE_HASH = re.compile(
     r"[A-Za-z0-9]*[-_][A-Za-z0-9_-]*$"
 )
 _SEGMENT_SPLIT = re.compile(r"[._-]")
+# Folders whose files the frameworks name by content, hashed or not (Turbopack's bare-hash
+# chunks, SvelteKit's chunks): Next.js, SvelteKit, Astro, Nuxt. Nuxt's builds/ holds the
+# manifest of the latest build, which changes under one name.
+_IMMUTABLE_FOLDERS = (("_next", "static"), ("_app", "immutable"), ("_astro",), ("_nuxt",))
+_MUTABLE_IN_IMMUTABLE = (("_nuxt", "builds"),)
 
 
 def media_type(name: str) -> str:
@@ -115,6 +120,14 @@ def is_content_hashed(name: str) -> bool:
         return True
     tail = stem[-9:]
     return len(stem) > 9 and _VITE_HASH.match(tail) is not None
+
+
+def in_immutable_folder(segments: list[str]) -> bool:
+    """Whether a path (its segments) is a file in a framework's immutable folder."""
+    def under(folder: tuple[str, ...]) -> bool:
+        return len(segments) > len(folder) and tuple(segments[:len(folder)]) == folder
+
+    return any(map(under, _IMMUTABLE_FOLDERS)) and not any(map(under, _MUTABLE_IN_IMMUTABLE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,7 +401,8 @@ class SiteFiles:
                                                          forced_only=True)
             if forced:
                 return self._follow(release, forced, headers)
-            hashed = bool(segments) and is_content_hashed(segments[-1])
+            hashed = bool(segments) and (is_content_hashed(segments[-1])
+                                         or in_immutable_folder(segments))
             return Route(200, name, hashed_name=hashed, headers=headers)
         if segments and self._refused(release, segments):
             return self._not_found(release, headers)  # a link out of the release: never a page

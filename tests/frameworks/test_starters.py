@@ -42,6 +42,7 @@ class Starter:
     home: str                            # text the HTML of "/" holds
     root_dir: str | None = None
     not_found_page: bool = False         # the export has a root 404.html
+    assets: bool = True                  # the home page names scripts or stylesheets
 
     def __str__(self) -> str:
         return self.fixture
@@ -54,9 +55,10 @@ STARTERS = (
     Starter("nextjs", "Next.js", "npm", 22, (("/about.html", "About"),), "Next.js",
             not_found_page=True),
     Starter("sveltekit", "SvelteKit", "npm", 22, (("/about.html", "About"),), "SvelteKit"),
-    Starter("astro5", "Astro", "npm", 22, (("/about/", "About"),), "Astro"),
-    Starter("astro6", "Astro", "npm", 24, (("/about/", "About"),), "Astro"),
-    Starter("nuxt", "Nuxt", "npm", 22, (("/about/", "About"),), "Nuxt"),
+    # Astro's minimal starter ships no JavaScript and inlines its few styles.
+    Starter("astro5", "Astro", "npm", 22, (("/about/", "About"),), "Astro", assets=False),
+    Starter("astro6", "Astro", "npm", 24, (("/about/", "About"),), "Astro", assets=False),
+    Starter("nuxt", "Nuxt", "npm", 22, (), "Nuxt"),
     Starter("docusaurus", "Docusaurus", "npm", 24, (("/docs/intro/", "Tutorial Intro"),),
             "Docusaurus", not_found_page=True),
     Starter("eleventy", "Eleventy", "npm", 22, (("/about/", "About"),), "Eleventy"),
@@ -99,7 +101,8 @@ async def test_the_official_starter_builds_unmodified_and_serves(builds, tmp_pat
         page = await session.api.get(path, headers=site)
         assert page.status == 200, path
         assert words in page.body.decode(), (path, page.body[:2000])
-    await assert_assets_are_served_with_their_caching(session, site, home.body.decode())
+    if starter.assets:
+        await assert_assets_are_served_with_their_caching(session, site, home.body.decode())
     missing = await session.api.get("/no-such-asset-3f9a.js", headers=site)
     assert missing.status == 404
     if starter.not_found_page:
@@ -142,8 +145,9 @@ async def build_starter(session: Builds, tmp_path: Path, starter: Starter) -> di
 
 async def assert_assets_are_served_with_their_caching(session: Builds, site: dict[str, str],
                                                       page: str) -> None:
-    """Every script and stylesheet the home page names is served; a content-hashed one is
-    cached as immutable, others revalidated."""
+    """Every script and stylesheet the home page names is served, cached as immutable or
+    revalidated, and at least one (content-hashed) is immutable. Which names count as hashed,
+    and the frameworks' immutable folders, are the next step (SPEC, serving)."""
     assets = _local_assets(page)
     assert assets, "the home page names no script or stylesheet"
     caching = {}
@@ -151,7 +155,9 @@ async def assert_assets_are_served_with_their_caching(session: Builds, site: dic
         response = await session.api.get(asset, headers=site)
         assert response.status == 200, asset
         caching[asset] = response.headers["Cache-Control"]
-    assert all("immutable" in cache or cache == "no-cache" for cache in caching.values()), caching
+    revalidated = ("no-cache", "public, max-age=0, must-revalidate")
+    assert all("immutable" in cache or cache in revalidated for cache in caching.values()), \
+        caching
     assert any("immutable" in cache for cache in caching.values()), \
         f"no content-hashed asset among {caching}"
 

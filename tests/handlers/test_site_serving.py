@@ -95,6 +95,9 @@ def _build_deployments(root: Path) -> None:
     _write(one / "index-D_1pQ7xR.js", "hashed();\n")
     _write(one / "html5shiv.js", "not a hash\n")
     _write(one / "main.abcdefgh.js", "no digit, not a hash\n")
+    for folder in ("_next/static/chunks/2sw98e3qbqddw.js", "_app/immutable/entry/app.js",
+                   "_astro/index.css", "_nuxt/entry.js", "_nuxt/builds/latest.json"):
+        _write(one / folder, "a framework's file\n")
     _write(one / "data.json", '{"ok": true}\n')
     _write(one / "module.wasm", b"\0asm\1\0\0\0")
     _write(one / "site.webmanifest", "{}\n")
@@ -402,6 +405,12 @@ async def test_content_type_follows_the_extension(sites, path, media_type):
     ("/index-BxK2aQ9c.js", FOREVER),
     ("/chunk.a1b2c3d4e5.css", FOREVER),
     ("/index-D_1pQ7xR.js", FOREVER),
+    # The frameworks' immutable folders, whatever the names in them look like.
+    ("/_next/static/chunks/2sw98e3qbqddw.js", FOREVER),
+    ("/_app/immutable/entry/app.js", FOREVER),
+    ("/_astro/index.css", FOREVER),
+    ("/_nuxt/entry.js", FOREVER),
+    ("/_nuxt/builds/latest.json", REVALIDATE),
     ("/html5shiv.js", REVALIDATE),
     ("/main.abcdefgh.js", REVALIDATE),
     ("/style.css", REVALIDATE),

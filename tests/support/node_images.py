@@ -15,7 +15,8 @@ What differs from the official images, on purpose:
   host's CA bundle is copied in and named by NODE_EXTRA_CA_CERTS, SSL_CERT_FILE and npm's
   global ``cafile``;
 - that proxy serves package metadata without npm's signatures, so Corepack's signature check
-  is off (COREPACK_INTEGRITY_KEYS=0), and it never prompts before a download;
+  is off (COREPACK_INTEGRITY_KEYS=0), and it never prompts before a download; Yarn 2+ comes
+  from the npm registry (COREPACK_NPM_REGISTRY) since Yarn's own site is not reachable here;
 - the frameworks' telemetry (which would only time out here) is off;
 - there are no C headers, compiler or Debian userland: busybox stands in for the shell tools.
   The shared libraries are glibc's (all of it: native bindings load librt, libdl, ...),
@@ -57,7 +58,7 @@ from tests.support.base_images import (
     _shared_libraries,
 )
 
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 """Stored as the images' RECIPE_LABEL; an image with another value is rebuilt."""
 
 RECIPE_LABEL = "slipway-test.recipe"
@@ -205,7 +206,8 @@ class _Release:
     def changes(self) -> list[str]:
         """The Dockerfile instructions `docker import` applies to the root filesystem."""
         env = {"PATH": SEARCH_PATH, "NODE_VERSION": self.node_version,
-               "YARN_VERSION": self.yarn_version, **STATIC_ENV}
+               "YARN_VERSION": self.yarn_version, **STATIC_ENV,
+               "COREPACK_NPM_REGISTRY": _host_registry()}
         return [*(f"ENV {name}={value}" for name, value in env.items()),
                 f"LABEL {RECIPE_LABEL}={RECIPE_VERSION}",
                 'ENTRYPOINT ["docker-entrypoint.sh"]',
@@ -315,6 +317,16 @@ def _npm_tarball(name: str, wanted: str | None) -> tuple[str, Path]:
     if found is None:
         raise RuntimeError(f"npm pack {spec} wrote {filename}, not a release of {name}")
     return found
+
+
+def _host_registry() -> str:
+    """The npm registry the host's npm uses, for Corepack to fetch package managers from."""
+    try:
+        found = subprocess.run(["npm", "config", "get", "registry"], capture_output=True,
+                               text=True, check=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(f"npm config get registry failed: {exc}") from exc
+    return found.rstrip("/")
 
 
 def _cached_tarball(name: str, wanted: str | None) -> tuple[str, Path] | None:
