@@ -91,6 +91,10 @@ _SEGMENT_SPLIT = re.compile(r"[._-]")
 # manifest of the latest build, which changes under one name.
 _IMMUTABLE_FOLDERS = (("_next", "static"), ("_app", "immutable"), ("_astro",), ("_nuxt",))
 _MUTABLE_IN_IMMUTABLE = (("_nuxt", "builds"),)
+# Vite's (Rollup's) `assets/[name]-[hash]`: 8 base64url characters that need hold no digit
+# (`index-CsUDhMuy.css`); in its assets/ folder, both letter cases are sign enough.
+_ROLLUP_ASSET = re.compile(
+    r"^.+-(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{8}\.[a-z0-9]+$")
 
 
 def media_type(name: str) -> str:
@@ -123,10 +127,13 @@ def is_content_hashed(name: str) -> bool:
 
 
 def in_immutable_folder(segments: list[str]) -> bool:
-    """Whether a path (its segments) is a file in a framework's immutable folder."""
+    """Whether a path (its segments) is a file in a framework's immutable folder, or one of
+    Vite's hashed assets."""
     def under(folder: tuple[str, ...]) -> bool:
         return len(segments) > len(folder) and tuple(segments[:len(folder)]) == folder
 
+    if segments[:1] == ["assets"] and _ROLLUP_ASSET.match(segments[-1]):
+        return True
     return any(map(under, _IMMUTABLE_FOLDERS)) and not any(map(under, _MUTABLE_IN_IMMUTABLE))
 
 

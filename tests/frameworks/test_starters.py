@@ -58,7 +58,7 @@ STARTERS = (
     # Astro's minimal starter ships no JavaScript and inlines its few styles.
     Starter("astro5", "Astro", "npm", 22, (("/about/", "About"),), "Astro", assets=False),
     Starter("astro6", "Astro", "npm", 24, (("/about/", "About"),), "Astro", assets=False),
-    Starter("nuxt", "Nuxt", "npm", 22, (), "Nuxt"),
+    Starter("nuxt", "Nuxt", "npm", 22, (), "Nuxt", not_found_page=True),
     Starter("docusaurus", "Docusaurus", "npm", 24, (("/docs/intro/", "Tutorial Intro"),),
             "Docusaurus", not_found_page=True),
     Starter("eleventy", "Eleventy", "npm", 22, (("/about/", "About"),), "Eleventy"),

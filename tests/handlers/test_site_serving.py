@@ -96,7 +96,9 @@ def _build_deployments(root: Path) -> None:
     _write(one / "html5shiv.js", "not a hash\n")
     _write(one / "main.abcdefgh.js", "no digit, not a hash\n")
     for folder in ("_next/static/chunks/2sw98e3qbqddw.js", "_app/immutable/entry/app.js",
-                   "_astro/index.css", "_nuxt/entry.js", "_nuxt/builds/latest.json"):
+                   "_astro/index.css", "_nuxt/entry.js", "_nuxt/builds/latest.json",
+                   "assets/index-CsUDhMuy.css", "assets/index-CAoPt-vL.js",
+                   "assets/logo-original.png"):
         _write(one / folder, "a framework's file\n")
     _write(one / "data.json", '{"ok": true}\n')
     _write(one / "module.wasm", b"\0asm\1\0\0\0")
@@ -411,6 +413,10 @@ async def test_content_type_follows_the_extension(sites, path, media_type):
     ("/_astro/index.css", FOREVER),
     ("/_nuxt/entry.js", FOREVER),
     ("/_nuxt/builds/latest.json", REVALIDATE),
+    # Vite's hashes need hold no digit.
+    ("/assets/index-CsUDhMuy.css", FOREVER),
+    ("/assets/index-CAoPt-vL.js", FOREVER),
+    ("/assets/logo-original.png", REVALIDATE),
     ("/html5shiv.js", REVALIDATE),
     ("/main.abcdefgh.js", REVALIDATE),
     ("/style.css", REVALIDATE),
