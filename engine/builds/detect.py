@@ -546,7 +546,9 @@ def _install(name: str, lockfile: str | None, berry: bool) -> tuple[str, str]:
         expected = next(lockfile for lockfile, owner in _LOCKFILES if owner == name)
         return f"{name} install", f"no {expected}"
     if name == "npm":
-        return "npm ci", lockfile
+        # As Vercel and Netlify do: `npm install` follows the lockfile, and mends one that a
+        # newer npm wrote (Node 22's npm 10 refuses some of npm 11's lockfiles in `npm ci`).
+        return "npm install", f"{lockfile}; npm install follows it"
     flag = "--immutable" if berry else "--frozen-lockfile"
     return f"{name} install {flag}", lockfile
 

@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import pytest
 
+from engine.containers.docker_engine import DockerUnavailable, connect_docker
+from engine.containers.images import sweep_instance
 from tests.support.accounts import sign_in_local_admin
 from tests.support.app import close_app, open_app
 from tests.support.builds import Builds
@@ -37,3 +39,17 @@ def builds(build_config, io_loop, github):
     for session in opened:
         session.api.close()
         io_loop.run_sync(lambda s=session: close_app(s.running), timeout=60)
+        _remove_images(session.running.app.config)
+
+
+def _remove_images(config) -> None:
+    """The install images the session's builds left (a real framework's weighs hundreds of
+    MB): its instance is never started again."""
+    try:
+        client = connect_docker(config.docker_host)
+    except DockerUnavailable:
+        return
+    try:
+        sweep_instance(client, config.instance, set())
+    finally:
+        client.close()

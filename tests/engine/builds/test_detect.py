@@ -186,8 +186,8 @@ def test_framework_without_build_script_runs_its_cli_through_the_package_manager
 
 
 @pytest.mark.parametrize(("lockfile", "content", "manager", "install"), [
-    ("package-lock.json", json.dumps(NPM_LOCK), "npm", "npm ci"),
-    ("npm-shrinkwrap.json", json.dumps(NPM_LOCK), "npm", "npm ci"),
+    ("package-lock.json", json.dumps(NPM_LOCK), "npm", "npm install"),
+    ("npm-shrinkwrap.json", json.dumps(NPM_LOCK), "npm", "npm install"),
     ("yarn.lock", YARN_1_LOCK, "yarn", "yarn install --frozen-lockfile"),
     ("pnpm-lock.yaml", PNPM_LOCK, "pnpm", "pnpm install --frozen-lockfile"),
     ("bun.lockb", "\x00bun", "bun", "bun install --frozen-lockfile"),
@@ -227,7 +227,7 @@ def test_package_manager_field_selects_the_package_manager(tmp_path, field, mana
 
 
 @pytest.mark.parametrize(("field", "lockfile", "content", "install"), [
-    ("npm@10.5.0", "package-lock.json", json.dumps(NPM_LOCK), "npm ci"),
+    ("npm@10.5.0", "package-lock.json", json.dumps(NPM_LOCK), "npm install"),
     ("yarn@1.22.22", "yarn.lock", YARN_1_LOCK, "yarn install --frozen-lockfile"),
     ("yarn@4.2.2", "yarn.lock", YARN_BERRY_LOCK, "yarn install --immutable"),
     ("pnpm@9.1.0", "pnpm-lock.yaml", PNPM_LOCK, "pnpm install --frozen-lockfile"),
