@@ -298,7 +298,7 @@ class BuildRunner:
             remove_env_file(app_dir)
         step = Step(image=image, argv=["sh", "-c", plan.build_command], working_dir=working_dir,
                     environment={**job["secrets"], "CI": "1"}, archive=archive)
-        output_path = posixpath.join(working_dir, plan.output_dir)
+        output_path = posixpath.normpath(posixpath.join(working_dir, plan.output_dir))
 
         def copy_output(container: Any) -> None:
             self._copy_out(lambda: extract_from_container(

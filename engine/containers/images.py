@@ -80,7 +80,8 @@ def extract_from_image(client: docker.DockerClient, image: str, path: str,
     container = client.containers.create(image, ["true"], entrypoint=[], network_mode="none",
                                          labels=labels)
     try:
-        return extract_from_container(client, container.id, posixpath.join(workdir, path),
+        return extract_from_container(client, container.id,
+                                      posixpath.normpath(posixpath.join(workdir, path)),
                                       destination, max_bytes)
     finally:
         container.remove(force=True)
