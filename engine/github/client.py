@@ -97,10 +97,6 @@ class GitHubClient:
         )
         return repos, 'rel="next"' in headers.get("Link", "")
 
-    async def default_branch(self, token: str, repo: str) -> str | None:
-        data, _ = await self._api("GET", f"/repos/{repo}", token)
-        return data.get("default_branch")
-
     async def create_push_hook(self, token: str, repo: str, hook_url: str, secret: str) -> int:
         """Register a webhook for pushes on `repo` ("owner/name"); returns its id."""
         hook, _ = await self._api("POST", f"/repos/{repo}/hooks", token, body={

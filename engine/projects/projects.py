@@ -104,11 +104,7 @@ class Projects:
         secret_values = body.get("secrets") or {}
         _check_secrets(secret_values)
         pinned = await self._check_address(settings, owner)
-        if "branch" not in settings and settings.get("github_repo"):
-            default = await self._default_branch(owner, settings["github_repo"])
-            if default is not None:
-                settings["branch"] = default
-        # Without a branch (GitHub could not say), the remote's HEAD is the default one.
+        # Without a branch, the remote's HEAD is its default one (GitHub's too).
         settings["branch"] = await self._reachable_branch(owner, settings, pinned)
         try:
             async with self.pool.connection() as conn, conn.transaction():
@@ -242,16 +238,6 @@ class Projects:
             raise Refused(f"branch cannot be used: {exc}", field="branch") from None
         except CheckoutError as exc:
             raise Refused(f"repo_url cannot be used: {exc}", field="repo_url") from None
-
-    async def _default_branch(self, owner: dict[str, Any], github_repo: str) -> str | None:
-        """The repository's default branch where GitHub's API can tell us, else None."""
-        try:
-            token = await load_github_token(self.pool, self.box, owner["id"])
-            return await self.github.default_branch(token, github_repo)
-        except (Refused, Unavailable) as exc:
-            log.info("default branch of %s unknown from GitHub (%s); asking git", github_repo,
-                     exc)
-            return None
 
     async def _register_webhook(self, owner: dict[str, Any], project_id: int,
                                 github_repo: str) -> None:

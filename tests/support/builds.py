@@ -33,6 +33,13 @@ class Builds:
             assert time.monotonic() < deadline, f"build {build_id} still {build['status']}"
             await asyncio.sleep(0.1)
 
+    async def rebuild(self, project_id: int, who=None) -> dict:
+        """Start a build of the project's branch head as its owner, and wait for its end."""
+        response = await self.api.post(f"/api/projects/{project_id}/builds",
+                                       headers=(who or self.owner).headers)
+        assert response.status == 202, response.body
+        return await self.finished(response.json()["build"]["id"], who=who)
+
     async def logs(self, build_id: int, after: int = 0) -> list[dict]:
         lines: list[dict] = []
         while True:

@@ -367,12 +367,6 @@ async def _repoint(session: Builds, project_id: int, url: str) -> None:
         await conn.execute("UPDATE projects SET repo_url = %s WHERE id = %s", (url, project_id))
 
 
-async def _rebuild(session: Builds, project_id: int, who=None) -> dict:
-    again = await session.api.post(f"/api/projects/{project_id}/builds",
-                                   headers=(who or session.owner).headers)
-    return await session.finished(again.json()["build"]["id"], who=who)
-
-
 async def _build_from(session: Builds, tmp_path, url: str) -> dict:
     """A build of a project whose repository is now at `url` (its first build done)."""
     project = await session.project(make_repo(tmp_path / "reachable", {"index.html": INDEX}))
@@ -476,10 +470,10 @@ async def test_a_host_that_later_resolves_to_loopback_is_refused_at_fetch(builds
         project = created.json()
 
         await _repoint(session, project["id"], "https://not-resolvable.invalid/x.git")
-        first = await _rebuild(session, project["id"], mallory)
+        first = await session.rebuild(project["id"], mallory)
         assert first["error"] == "the host not-resolvable.invalid could not be resolved"
         await _repoint(session, project["id"], f"https://127.0.0.1:{server.port}/x.git")
-        build = await _rebuild(session, project["id"], mallory)
+        build = await session.rebuild(project["id"], mallory)
         assert build["status"] == "failed"
         assert "resolves to a loopback address" in build["error"]
         assert server.connections == 0

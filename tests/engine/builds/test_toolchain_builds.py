@@ -58,12 +58,12 @@ async def test_the_install_layer_outlives_commits_that_change_only_sources(build
     assert await _installed(session, first)
 
     commit_files(repo, {"src.txt": "two"})
-    second = await _rebuild(session, project)
+    second = await session.rebuild(project["id"])
     assert second["status"] == "passed", await session.text(second["id"])
     assert not await _installed(session, second)
 
     commit_files(repo, {"package.json": PACKAGE.replace("1.0.0", "1.0.1")})
-    third = await _rebuild(session, project)
+    third = await session.rebuild(project["id"])
     assert await _installed(session, third), "a changed manifest reinstalls"
 
 
@@ -101,7 +101,7 @@ async def test_the_node_image_is_chosen_by_major(builds, tmp_path, node_image, d
                                           json_body={"node_version": 20},
                                           headers=session.owner.headers)
         assert changed.status == 200 and changed.json()["node_version"] == 20
-        pinned = await _rebuild(session, project)
+        pinned = await session.rebuild(project["id"])
         assert pinned["status"] == "failed"
         assert "slipway-test/node-by-major:20" in pinned["error"]
         assert "Node 20 (node_version in project settings)" in await session.text(pinned["id"])
@@ -123,10 +123,3 @@ async def test_a_node_version_not_offered_is_refused_by_the_api(builds, tmp_path
 async def _installed(session, build: dict) -> bool:
     """Whether the install command ran in this build (rather than its layer being reused)."""
     return any(line["log"] == "installing-42" for line in await session.logs(build["id"]))
-
-
-async def _rebuild(session, project: dict) -> dict:
-    response = await session.api.post(f"/api/projects/{project['id']}/builds",
-                                      headers=session.owner.headers)
-    assert response.status in (201, 202), response.body
-    return await session.finished(response.json()["build"]["id"])
