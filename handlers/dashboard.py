@@ -32,14 +32,8 @@ from urllib.parse import urlsplit
 
 import tornado.web
 
-from engine.sites.site_files import (
-    decode_request_path,
-    has_extension,
-    is_compressible,
-    is_text,
-    media_type,
-    path_segments,
-)
+from engine.sites.request_paths import decode_request_path, has_extension, path_segments
+from engine.sites.site_files import is_compressible, is_text, media_type
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

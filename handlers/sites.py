@@ -32,7 +32,8 @@ import tornado.routing
 import tornado.web
 
 from engine.sites.names import RESERVED_NAMES
-from engine.sites.site_files import Route, Site, SiteFile, SiteFiles, Variant, is_text
+from engine.sites.site_files import Site, SiteFile, SiteFiles, Variant, is_text
+from engine.sites.site_routes import Route
 from handlers.access_log import access_log
 
 log = logging.getLogger("slipway.sites")

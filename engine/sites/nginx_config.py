@@ -15,7 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from engine.config import SETTINGS, Config, ConfigError
+from engine.sites.immutable_paths import IMMUTABLE_PATH_PATTERNS
 from engine.sites.names import RESERVED_NAMES
+from engine.sites.site_routes import STATIC_ASSET_EXTENSIONS
 
 # A project label (engine.names.PROJECT_NAME) that also has no "--", which separates a preview
 # or release prefix from the project. The lookahead cannot cross a dot, so it reads one label.
@@ -23,11 +25,11 @@ PROJECT_PATTERN = r"(?![a-z0-9-]*--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 BUILD_ID_PATTERN = r"[0-9]{1,19}"  # builds.id is a bigint identity.
 PREVIEW_SLUG_PATTERN = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 
-# A content-hashed file name: a hex or base36 segment of 8 or more characters holding at least
-# one digit, set off by ".", "-" or "_", right before the extension(s): app.3f9a1c2b.js,
-# index-4b1e9f0a.css, main.8f3e2a1b.chunk.js. Matched case-insensitively against the path.
-HASHED_ASSET_PATTERN = r"[._-](?=[a-z0-9]*[0-9])[a-z0-9]{8,}(?:\.[a-z0-9]+)+$"
 IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "public, max-age=0, must-revalidate"
+# Nested 404.html pages looked for, walking up from a path's directory (deeper paths start
+# their walk at this depth).
+NOT_FOUND_DEPTH = 8
 
 # Larger than any body the API accepts (1 MiB), so Slipway itself still answers with its JSON 413.
 PROXY_MAX_BODY = "4m"
@@ -53,9 +55,11 @@ def nginx_config(config: Config, listen: int | str = 80) -> str:
         _maps(),
         _slipway_server(config, domain, listen_line),
         _site_server(
-            "A release by its build id: <build-id>--<project>.<domain>.",
+            "A release by its build id: <build-id>--<project>.<domain>. Its files never\n"
+            "# change, so all but HTML is cached forever.",
             f"^(?<build_id>{BUILD_ID_PATTERN})--{project}\\.{sites}$",
-            f"{deployments}/$project/releases/$build_id", listen_line),
+            f"{deployments}/$project/releases/$build_id", listen_line,
+            cache_control="$slipway_pinned_cache_control"),
         _site_server(
             "A branch preview: git-<slug>--<project>.<domain>.",
             f"^git-(?<slug>{PREVIEW_SLUG_PATTERN})--{project}\\.{sites}$",
@@ -98,37 +102,98 @@ def _header(config: Config, domain: str, deployments: str) -> str:
         "network. Plain HTTP only: for HTTPS add `listen 443 ssl` and a certificate covering",
         f"{domain} and *.{domain} to each server block.",
         "",
+        "Route matching is Slipway's (clean URLs, canonical 308 redirects, the nearest",
+        "404.html of a multi-page site, a single-page app's index.html for its routes,",
+        "immutable caching of hashed names and framework folders).",
+        "",
         "NOT applied here: a site's _redirects and _headers files. Only Slipway's built-in",
         "server reads them; nginx merely keeps them private (404). A site that relies on",
         "redirect or header rules behaves differently behind this configuration.",
         "Also different from the built-in server: every symbolic link inside a release is",
-        "refused (not only those pointing out of it), and a path without extension through",
-        "a refused link gets the app's index.html as if it were missing; a path that climbs",
-        "above the root is a 400, not a 404; ETags are nginx's own (modification time and",
-        "size). Hosts outside the domain reach Slipway only when named below or when no other",
-        "server is nginx's default (Slipway sends every such host to the dashboard; add",
+        "refused (not only those pointing out of it), and a path through a refused link is",
+        "answered as if it were missing; a path that climbs above the root is a 400, not a",
+        f"404; nested 404.html pages are looked for up to {NOT_FOUND_DEPTH} folders deep; a",
+        "canonical redirect of a path whose name is itself percent-encoded (%2E for the dot)",
+        "goes to the home page; ETags are nginx's own (modification time and size). Hosts",
+        "outside the domain reach Slipway only when named below or when no other server is",
+        "nginx's default (Slipway sends every such host to the dashboard; add",
         "default_server to Slipway's listen line below for that).",
     ]
     return "\n".join(f"# {line}".rstrip() for line in lines)
 
 
 def _maps() -> str:
-    cache_control = _block(
-        'map "$sent_http_content_type:$uri" $slipway_cache_control',
-        "# HTML must be revalidated so a deploy shows at once (that covers SPA fallbacks",
-        "# and 404.html too); content-hashed assets never change at the same URL.",
-        '"~^text/html" "no-cache";',
+    immutable = [f'"~{pattern}" "{IMMUTABLE}";' for pattern in IMMUTABLE_PATH_PATTERNS]
+    path_cache_control = _block(
+        "map $uri $slipway_path_cache_control",
+        "# HTML is revalidated so that a deploy shows at once; content-hashed names and the",
+        "# frameworks' immutable folders never change at the same URL (engine.sites.",
+        "# immutable_paths); the rest may be cached but is asked for again every time.",
         "# A 304 carries no Content-Type, so HTML is also known by its name.",
         '"~*\\.html?$" "no-cache";',
-        f'"~*{HASHED_ASSET_PATTERN}" "{IMMUTABLE}";',
-        'default "";',
+        *immutable,
+        f'default "{REVALIDATE}";',
     )
+    cache_control = _block(
+        "map $sent_http_content_type $slipway_cache_control",
+        "# That covers index.html served for a route, 404 pages and redirects.",
+        '"~^text/html" "no-cache";',
+        "default $slipway_path_cache_control;",
+    )
+    pinned = _block(
+        "map $sent_http_content_type:$uri $slipway_pinned_cache_control",
+        '"~^text/html" "no-cache";',
+        '"~*\\.html?$" "no-cache";',
+        f'default "{IMMUTABLE}";',
+    )
+    routes = [
+        _block(
+            "map $request_uri $slipway_request_path",
+            "# The path as sent (still percent-encoded), leading slashes made one: redirects",
+            "# are built from it, so they are encoded as sent and never lead to //other-host.",
+            '"~^/*(?<slipway_raw>[^?]*)" /$slipway_raw;',
+        ),
+        _block(
+            "map $slipway_request_path $slipway_page",
+            "# A page file's canonical URL: /docs/index.html -> /docs/, /about.html -> /about.",
+            '"~^(?<slipway_folder>.*/)index\\.html$" $slipway_folder;',
+            '"~^(?<slipway_stem>.+)\\.html$" $slipway_stem;',
+            'default "/";',
+        ),
+        _block(
+            "map $uri $slipway_page_file",
+            "# The file that canonical URL would serve instead of the page (none for folders).",
+            '"~/index\\.html$" "";',
+            '"~^(?<slipway_name>.+)\\.html$" $slipway_name;',
+            'default "";',
+        ),
+        _block(
+            "map $slipway_request_path $slipway_unslashed",
+            "# /about/ -> /about, when about.html exists and about/index.html does not.",
+            '"~^(?<slipway_raw_page>.*[^/])/+$" $slipway_raw_page;',
+            'default "/";',
+        ),
+        _block(
+            "map $uri $slipway_unslashed_file",
+            '"~^(?<slipway_page_name>.*[^/])/+$" $slipway_page_name;',
+            'default "";',
+        ),
+    ]
+    for depth in range(1, NOT_FOUND_DEPTH + 1):
+        routes.append(_block(
+            f"map $uri $slipway_404_in_{depth}",
+            *(["# The 404.html of the path's folder at this depth (from its own folder up)."]
+              if depth == 1 else []),
+            f'"~^(?<slipway_up_{depth}>(?:/[^/]+){{{depth}}})/" $slipway_up_{depth}/404.html;',
+            '# Shallower paths: the release root itself, which is no file, so it is passed.',
+            'default "";',
+        ))
     upgrade = _block(
         "map $http_upgrade $slipway_connection_upgrade",
         "default upgrade;",
         '"" close;',
     )
-    return f"{cache_control}\n\n{upgrade}"
+    return "\n\n".join([path_cache_control, cache_control, pinned, *routes, upgrade])
 
 
 def _slipway_server(config: Config, domain: str, listen_line: str) -> str:
@@ -164,7 +229,14 @@ def _slipway_server(config: Config, domain: str, listen_line: str) -> str:
     )
 
 
-def _site_server(comment: str, host_pattern: str, root: str, listen_line: str) -> str:
+def _site_server(comment: str, host_pattern: str, root: str, listen_line: str, *,
+                 cache_control: str = "$slipway_cache_control") -> str:
+    assets = "|".join(sorted(STATIC_ASSET_EXTENSIONS))
+    # What a path that names no file answers (engine.sites.site_routes, step 4): a site with
+    # a root 404.html is a multi-page site (404, then the nearest 404.html), any other a
+    # single-page app (its index.html with 200).
+    fallback = ("if (-f $document_root/404.html) {\n    return 404;\n}",
+                "try_files /index.html =404;")
     return _block(
         "server",
         f"# {comment}",
@@ -185,22 +257,60 @@ def _site_server(comment: str, host_pattern: str, root: str, listen_line: str) -
         "# x.js.br needs the ngx_brotli module, which Debian's nginx packages lack",
         "# (apt install libnginx-mod-http-brotli-static adds it). Once it is loaded:",
         "#     brotli_static on;",
-        "add_header Cache-Control $slipway_cache_control always;",
+        f"add_header Cache-Control {cache_control} always;",
         "add_header X-Content-Type-Options nosniff always;",
-        "# The site's own 404.html; when it has none, nginx's plain 404 (error pages do not",
-        "# recurse).",
-        "error_page 403 404 =404 /404.html;",
+        "# Redirects say Location: /about, as Slipway's own server does.",
+        "absolute_redirect off;",
+        "error_page 403 404 =404 @slipway_not_found;",
         "log_not_found off;",
-        _block(
-            "location /",
-            "# No file extension: a client-side route, so fall back to the app's index.html.",
-            "try_files $uri $uri/index.html /index.html;",
-        ),
+        "# What a file path must not hold (Slipway answers these 404 too): encoded slashes,",
+        "# backslashes or NUL, and control characters once decoded.",
+        _block('if ($request_uri ~* "%(?:2f|5c|00)|\\\\\\\\")', "return 404;"),
+        _block('if ($uri ~ "[\\x00-\\x1f\\x7f]")', "return 404;"),
+        "",
+        "# Route matching, as engine.sites.site_routes does it. A file through its clean URL:",
+        "# /about serves about.html; else /docs answers 308 /docs/ when docs/index.html exists.",
+        _block("location /", "try_files $uri $uri.html @slipway_folder;"),
+        _block("location = /", "try_files /index.html @slipway_fallback;"),
         "# Regex locations are tried in order and win over \"location /\".",
-        _block('location ~ "/\\.(?!well-known/)"', "# Dotfiles and dot-directories.",
+        _block('location ~ "^/.+/\\.|^/\\.(?!well-known/)"', "# Dotfiles and dot-directories.",
                "return 404;"),
-        _block('location ~ "/_(?:redirects|headers)$"', "return 404;"),
-        _block('location ~ "\\.[^/]*$"', "# A file extension: that file or a 404."),
+        _block('location ~ "^/_(?:redirects|headers)(?:/|$)"', "return 404;"),
+        _block('location ~ "^/\\.well-known/"', "try_files $uri =404;"),
+        _block(
+            'location ~ "\\.html$"',
+            "# /about.html -> 308 /about (unless a file \"about\" exists, which /about would",
+            "# serve), /docs/index.html -> 308 /docs/; the query string is kept.",
+            'set $slipway_to "";',
+            _block("if (-f $request_filename)", "set $slipway_to $slipway_page;"),
+            _block("if (-f $document_root$slipway_page_file)", 'set $slipway_to "";'),
+            _block("if ($slipway_to)", "return 308 $slipway_to$is_args$args;"),
+            "try_files $uri @slipway_fallback;",
+        ),
+        _block(f'location ~* "\\.(?:{assets})$"',
+               "# A static asset: that file or a 404, never a page in its place.",
+               "try_files $uri =404;"),
+        _block('location ~ "./$"',
+               "# /docs/ serves docs/index.html; else /about/ answers 308 /about.",
+               "try_files ${uri}index.html @slipway_unslash;"),
+        _block("location @slipway_folder",
+               _block("if (-f $request_filename/index.html)",
+                      "return 308 $slipway_request_path/$is_args$args;"),
+               *fallback),
+        _block("location @slipway_unslash",
+               _block("if (-f $document_root${slipway_unslashed_file}.html)",
+                      "return 308 $slipway_unslashed$is_args$args;"),
+               *fallback),
+        _block("location @slipway_fallback", *fallback),
+        _block(
+            "location @slipway_not_found",
+            "# A single-page app's 404 is nginx's own; a multi-page site's is its nearest",
+            "# 404.html, from the path's folder up to the root.",
+            _block("if (!-f $document_root/404.html)", "return 404;"),
+            "try_files "
+            + " ".join(f"$slipway_404_in_{depth}" for depth in range(NOT_FOUND_DEPTH, 0, -1))
+            + " /404.html =404;",
+        ),
     )
 
 

@@ -1,4 +1,4 @@
-"""Published sites on disk: which release a host names, and which file a request path names.
+"""Published sites on disk: which release a host names, and the files a release serves.
 
 The deployer's layout (releases are immutable once published):
 
@@ -9,11 +9,8 @@ The deployer's layout (releases are immutable once published):
 Everything is resolved from the filesystem, at request time, so a deploy or a rollback is
 visible on the very next request. The per-request cost of a hot site is one `readlink` (one
 `stat` for a build-id host): what a path resolves to and the small files themselves are cached
-in memory, keyed by the release's real path, which no swap can change.
-
-Paths resolve inside the release only: traversal, encoded separators, control characters and
-dot segments (but `/.well-known/`) are refused before the filesystem is touched, and every real
-path is checked to be inside the release's real path, so symlinks cannot lead out of it.
+in memory, keyed by the release's real path, which no swap can change. Which file a path
+names is `engine.sites.site_routes`' route matching, computed once per release and path.
 """
 
 from __future__ import annotations
@@ -29,10 +26,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-from engine.sites import site_rules
 from engine.sites.names import PROJECT_NAME, RESERVED_NAMES
+from engine.sites.site_routes import Release, Route, find_route, inside
 
 log = logging.getLogger("slipway.sites")
 
@@ -40,10 +36,6 @@ LIVE, BUILD, PREVIEW = "live", "build", "preview"
 
 _BUILD_ID = re.compile(r"^[0-9]{1,18}$")
 _PREVIEW_SLUG = re.compile(r"^[a-z0-9-]{1,63}$")
-# Rules files larger than this are read only up to it.
-_RULES_FILE_BYTES = 1024 * 1024
-_NOT_SERVED = frozenset({"_redirects", "_headers"})
-_WELL_KNOWN = ".well-known"
 
 # Media types by extension: the web's usual types, fixed here rather than read from the system's
 # mime.types, so that a site is served the same on every machine. Others are octet-stream.
@@ -74,29 +66,6 @@ _COMPRESSIBLE_TYPES = _TEXT_TYPES | {
     "application/vnd.ms-fontobject",
 }
 
-# A content hash in a file name (`app.3f9a2c1d.js`, `chunk-a1b2c3d4e5.css`): a `.`, `-` or
-# `_`-delimited segment of 8+ letters and digits with at least one digit, not the first segment
-# (`html5shiv.js`, `bootstrap4.js` are names, not hashes) unless the whole stem is hexadecimal.
-_HASH_SEGMENT = re.compile(r"^(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{8,}$")
-_HEX_STEM = re.compile(r"^(?=[a-f]*[0-9])[0-9a-f]{8,}$")
-# Rollup/Vite hashes are base64url and may themselves contain `-` or `_` (`index-D_1pQ7xR.js`):
-# exactly 8 such characters after the name, with a digit and both letter cases.
-_VITE_HASH = re.compile(
-    r"[.-](?=[A-Za-z0-9_-]{0,7}[0-9])(?=[A-Za-z0-9_-]{0,7}[a-z])(?=[A-Za-z0-9_-]{0,7}[A-Z])"
-    r"[A-Za-z0-9]*[-_][A-Za-z0-9_-]*$"
-)
-_SEGMENT_SPLIT = re.compile(r"[._-]")
-# Folders whose files the frameworks name by content, hashed or not (Turbopack's bare-hash
-# chunks, SvelteKit's chunks): Next.js, SvelteKit, Astro, Nuxt. Nuxt's builds/ holds the
-# manifest of the latest build, which changes under one name.
-_IMMUTABLE_FOLDERS = (("_next", "static"), ("_app", "immutable"), ("_astro",), ("_nuxt",))
-_MUTABLE_IN_IMMUTABLE = (("_nuxt", "builds"),)
-# Vite's (Rollup's) `assets/[name]-[hash]`: 8 base64url characters that need hold no digit
-# (`index-CsUDhMuy.css`); in its assets/ folder, both letter cases are sign enough.
-_ROLLUP_ASSET = re.compile(
-    r"^.+-(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{8}\.[a-z0-9]+$")
-
-
 def media_type(name: str) -> str:
     """The media type for a file name, by its last extension."""
     extension = os.path.splitext(name)[1].lower()
@@ -109,32 +78,6 @@ def is_text(media: str) -> bool:
 
 def is_compressible(media: str) -> bool:
     return media.startswith("text/") or media in _COMPRESSIBLE_TYPES
-
-
-def is_content_hashed(name: str) -> bool:
-    """Whether a file name carries a content hash, so its content can never change."""
-    stem = name.rsplit("/", 1)[-1]
-    stem = stem.rsplit(".", 1)[0] if "." in stem[1:] else ""
-    if not stem:
-        return False
-    segments = _SEGMENT_SPLIT.split(stem)
-    if any(_HASH_SEGMENT.match(segment) for segment in segments[1:]):
-        return True
-    if len(segments) == 1 and _HEX_STEM.match(stem):
-        return True
-    tail = stem[-9:]
-    return len(stem) > 9 and _VITE_HASH.match(tail) is not None
-
-
-def in_immutable_folder(segments: list[str]) -> bool:
-    """Whether a path (its segments) is a file in a framework's immutable folder, or one of
-    Vite's hashed assets."""
-    def under(folder: tuple[str, ...]) -> bool:
-        return len(segments) > len(folder) and tuple(segments[:len(folder)]) == folder
-
-    if segments[:1] == ["assets"] and _ROLLUP_ASSET.match(segments[-1]):
-        return True
-    return any(map(under, _IMMUTABLE_FOLDERS)) and not any(map(under, _MUTABLE_IN_IMMUTABLE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,42 +103,6 @@ def parse_site_label(label: str) -> SiteAddress | None:
     if prefix.startswith("git-") and _PREVIEW_SLUG.match(prefix[4:]):
         return SiteAddress(project, PREVIEW, prefix[4:])
     return None
-
-
-def decode_request_path(raw: str) -> str | None:
-    """The path decoded once, or None when it tries anything a file path must not contain:
-    backslashes, encoded slashes or backslashes, NUL or other control characters, bad UTF-8."""
-    if not raw.startswith("/") or "\\" in raw:
-        return None
-    if "%" in raw:
-        lowered = raw.lower()
-        if "%2f" in lowered or "%5c" in lowered or "%00" in lowered:
-            return None
-        try:
-            raw = unquote(raw, errors="strict")
-        except UnicodeDecodeError:
-            return None
-        if "\\" in raw:
-            return None
-    if not raw.isprintable():
-        return None
-    return raw
-
-
-def path_segments(path: str) -> list[str] | None:
-    """The segments of a decoded path, or None when one is hidden (`..`, `.env`, `.git`) or is a
-    rules file. `/.well-known/` at the root is the one dot directory served."""
-    segments = [segment for segment in path.split("/") if segment]
-    for index, segment in enumerate(segments):
-        if segment.startswith(".") and not (index == 0 and segment == _WELL_KNOWN):
-            return None
-    if segments and segments[0] in _NOT_SERVED:
-        return None
-    return segments
-
-
-def has_extension(segments: list[str]) -> bool:
-    return bool(segments) and "." in segments[-1][1:]
 
 
 @dataclass(slots=True)
@@ -226,27 +133,6 @@ class SiteFile:
     def cached_bytes(self) -> int:
         return sum(len(v.body) for v in (self.identity, self.br, self.gzip)
                    if v is not None and v.body is not None)
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """What a request path answers in one release."""
-
-    status: int  # 200, 404, or a redirect status
-    file: str | None = None  # the file to send (relative to the release), None for no body
-    location: str | None = None  # for redirects
-    hashed_name: bool = False  # the URL names a content-hashed file: cacheable forever
-    headers: tuple[tuple[str, str], ...] = ()  # from the site's `_headers`
-
-
-@dataclass(slots=True)
-class Release:
-    """A published release directory, identified by its real path."""
-
-    real: str
-    redirects: tuple[site_rules.Redirect, ...] = ()
-    header_rules: tuple[site_rules.HeaderRule, ...] = ()
-    rules_loaded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,103 +273,10 @@ class SiteFiles:
         key = (release.real, raw_path)
         route = self._routes.get(key)
         if route is None:
-            route = self._compute_route(release, raw_path)
+            route = find_route(release, raw_path)
             if len(raw_path) <= 1024:  # random long paths must not flush the cache
                 self._routes.put(key, route)
         return route
-
-    def _compute_route(self, release: Release, raw_path: str) -> Route:
-        path = decode_request_path(raw_path)
-        segments = path_segments(path) if path is not None else None
-        if path is None or segments is None:
-            return self._not_found(release)
-        self._load_rules(release)
-        headers = site_rules.headers_for(release.header_rules, path)
-        first = site_rules.match_redirect(release.redirects, path)
-        if first is not None and first.force:
-            return self._follow(release, first, headers)
-        name = self._find_file(release, segments, directory=raw_path.endswith("/"))
-        if name is not None:
-            forced = first and site_rules.match_redirect(release.redirects, path,
-                                                         forced_only=True)
-            if forced:
-                return self._follow(release, forced, headers)
-            hashed = bool(segments) and (is_content_hashed(segments[-1])
-                                         or in_immutable_folder(segments))
-            return Route(200, name, hashed_name=hashed, headers=headers)
-        if segments and self._refused(release, segments):
-            return self._not_found(release, headers)  # a link out of the release: never a page
-        if first is not None:
-            return self._follow(release, first, headers)
-        if not has_extension(segments) and (not segments or segments[0] != _WELL_KNOWN):
-            index = self._find_file(release, ["index.html"])
-            if index is not None:
-                return Route(200, index, headers=headers)  # the single-page app's own routes
-        return self._not_found(release, headers)
-
-    def _follow(self, release: Release, match: site_rules.RedirectMatch,
-                headers: tuple[tuple[str, str], ...]) -> Route:
-        if not match.is_rewrite:
-            return Route(match.status, location=match.target, headers=headers)
-        target = decode_request_path(match.target.partition("?")[0])
-        segments = path_segments(target) if target is not None else None
-        name = self._find_file(release, segments) if segments is not None else None
-        if name is None:
-            return self._not_found(release, headers)
-        return Route(match.status, name, headers=headers)
-
-    def _not_found(self, release: Release, headers: tuple[tuple[str, str], ...] = ()) -> Route:
-        return Route(404, self._find_file(release, ["404.html"]), headers=headers)
-
-    def _find_file(self, release: Release, segments: list[str], *,
-                   directory: bool = False) -> str | None:
-        """The release-relative real path of the regular file `segments` names (a directory's
-        `index.html`), or None if there is none inside the release."""
-        real = self._inside(release, os.path.join(release.real, *segments))
-        mode = _mode(real)
-        if mode is not None and stat.S_ISDIR(mode):
-            real = self._inside(release, os.path.join(real, "index.html"))
-            mode = _mode(real)
-        elif directory:
-            return None
-        if mode is None or not stat.S_ISREG(mode):
-            return None
-        return real[len(release.real) + 1:] if real != release.real else None
-
-    def _refused(self, release: Release, segments: list[str]) -> bool:
-        """Whether the path exists but leads out of the release (a symlink to /etc, say):
-        that answers 404, not the app's index as a missing route would."""
-        candidate = os.path.join(release.real, *segments)
-        return os.path.lexists(candidate) and self._inside(release, candidate) is None
-
-    def _inside(self, release: Release, path: str) -> str | None:
-        real = os.path.realpath(path)
-        if real == release.real:
-            return real
-        if not real.startswith(release.real + "/"):
-            return None
-        # A symlink inside the release may still point at a hidden file of it.
-        if path_segments(real[len(release.real):]) is None:
-            return None
-        return real
-
-    def _load_rules(self, release: Release) -> None:
-        if release.rules_loaded:
-            return
-        release.rules_loaded = True
-        try:
-            release.redirects = site_rules.parse_redirects(self._rules_text(release, "_redirects"))
-            release.header_rules = site_rules.parse_headers(self._rules_text(release, "_headers"))
-        except Exception:  # a bad rules file must never take a site down
-            log.warning("ignoring unreadable rules in %s", release.real, exc_info=True)
-            release.redirects, release.header_rules = (), ()
-
-    def _rules_text(self, release: Release, name: str) -> str:
-        real = os.path.realpath(os.path.join(release.real, name))
-        if os.path.dirname(real) != release.real or not os.path.isfile(real):
-            return ""
-        with open(real, "rb") as rules:
-            return rules.read(_RULES_FILE_BYTES).decode("utf-8", errors="replace")
 
     # Files
 
@@ -519,7 +312,7 @@ class SiteFiles:
         for encoding, suffix in (("br", ".br"), ("gzip", ".gz")):
             if getattr(found, encoding) is not None:
                 continue
-            real = self._inside(release, f"{release.real}/{found.name}{suffix}")
+            real = inside(release, f"{release.real}/{found.name}{suffix}")
             sibling = self._variant(real, encoding) if real is not None else None
             # A sibling older than its file was compressed from another version of it.
             if sibling is not None and sibling.mtime >= found.identity.mtime:
@@ -549,12 +342,3 @@ class SiteFiles:
             cache.clear()
         self._places.clear()
 
-
-def _mode(real: str | None) -> int | None:
-    """The file mode of a confined real path, or None if there is none."""
-    if real is None:
-        return None
-    try:
-        return os.stat(real).st_mode
-    except OSError:
-        return None

@@ -25,6 +25,7 @@ import tornado.web
 from tornado.routing import Rule
 
 from handlers.sites import FOREVER, NO_CACHE, REVALIDATE, SiteHostMatcher, SiteServer
+from tests.support import route_table
 
 MAX_FILE_BYTES = 64 * 1024
 BIG_FILE = bytes(range(256)) * 1200  # above the test server's in-memory limit: streamed
@@ -38,11 +39,11 @@ this line is junk
 /blog/* /posts/:splat 301
 /news/:year/:slug /articles/:year-:slug.html 302
 /app/* /app-shell.html 200
-/exists.html /new.html 301
+/exists /new.html 301
 /forced.html /new.html 302!
 /external https://example.com/landing 302
 /proxy https://example.com/ 200
-/gone /gone.html 404
+/removed /gone.html 404
 """
 HEADERS = """\
 /*
@@ -194,6 +195,7 @@ async def _fetch(port: int, path: str, host: str, method: str = "GET",
 def deployments(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("deployments")
     _build_deployments(root)
+    route_table.write_route_sites(root)
     return root
 
 
@@ -315,26 +317,38 @@ async def test_well_known_files_are_served_but_never_fall_back_to_the_app(sites)
 
 @pytest.mark.gen_test
 async def test_a_symlink_inside_the_release_is_followed(sites):
-    reply = await sites.fetch("/alias.html")
+    reply = await sites.fetch("/alias")
     assert (reply.status, reply.body) == (200, b"docs index\n")
 
 
-# Index, single-page app fallback, 404
+# Route matching: the contract's table (shared with the nginx tests), then the details
 
 @pytest.mark.gen_test
-@pytest.mark.parametrize("path", ["/docs", "/docs/"])
-async def test_a_directory_serves_its_index(sites, path):
-    reply = await sites.fetch(path)
-    assert (reply.status, reply.body) == (200, b"docs index\n")
+@pytest.mark.parametrize("row", route_table.ROUTES + route_table.CACHING, ids=str)
+async def test_route_matching_follows_the_contract(sites, row):
+    reply = await sites.fetch(row.path, f"{row.site}.localhost")
+    route_table.check(row, reply.status, reply.headers, reply.body)
+    assert reply.headers["Cache-Control"] == (row.cache or NO_CACHE) or row.status == 200
 
 
 @pytest.mark.gen_test
-@pytest.mark.parametrize("path", ["/dashboard", "/users/42/settings", "/deep/route/"])
-async def test_a_missing_path_without_extension_serves_the_app_index(sites, path):
-    reply = await sites.fetch(path)
-    assert reply.status == 200
-    assert b"release-one index" in reply.body
+async def test_a_canonical_redirect_keeps_an_encoded_query_as_sent(sites):
+    reply = await sites.fetch("/about.html?q=a%20b&next=%2Fx", "mpa.localhost")
+    assert (reply.status, reply.headers["Location"]) == (308, "/about?q=a%20b&next=%2Fx")
     assert reply.headers["Cache-Control"] == NO_CACHE
+
+
+@pytest.mark.gen_test
+async def test_a_site_that_gains_a_root_404_page_in_a_new_release_stops_being_an_app(own_sites):
+    release = own_sites.root / "shop" / "releases"
+    _write(release / "1" / "index.html", "app shell\n")
+    _write(release / "2" / "index.html", "home\n")
+    _write(release / "2" / "404.html", "no such page\n")
+    _link(own_sites.root / "shop" / "current", "releases/1")
+    assert (await own_sites.fetch("/pricing", "shop.localhost")).status == 200
+    _link(own_sites.root / "shop" / "current", "releases/2")
+    reply = await own_sites.fetch("/pricing", "shop.localhost")
+    assert (reply.status, reply.body) == (404, b"no such page\n")
 
 
 @pytest.mark.gen_test
@@ -612,21 +626,22 @@ async def test_a_rewrite_serves_another_file_of_the_release_at_the_same_url(site
 
 @pytest.mark.gen_test
 async def test_an_existing_file_wins_over_a_rule_that_is_not_forced(sites):
-    reply = await sites.fetch("/exists.html")
+    reply = await sites.fetch("/exists")
     assert (reply.status, reply.body) == (200, b"a file shadows a soft rule\n")
 
 
 @pytest.mark.gen_test
 async def test_a_404_rule_serves_its_page_with_status_404(sites):
-    reply = await sites.fetch("/gone")
+    reply = await sites.fetch("/removed")
     assert (reply.status, reply.body) == (404, b"this page is gone\n")
+    # A rule applies only where no file matches: /gone is gone.html's clean URL.
+    assert (await sites.fetch("/gone")).status == 200
 
 
 @pytest.mark.gen_test
 async def test_a_rewrite_to_another_site_is_ignored(sites):
     reply = await sites.fetch("/proxy")
-    assert reply.status == 200
-    assert b"release-one index" in reply.body
+    assert (reply.status, reply.body) == (404, b"custom not found page\n")
 
 
 @pytest.mark.gen_test
@@ -661,8 +676,8 @@ async def test_unreadable_rules_files_never_break_the_site(own_sites):
     (release / "_headers").unlink()
     (release / "_headers").mkdir()
     reply = await own_sites.fetch("/old")
-    assert reply.status == 200  # no rule, no extension: the app's index
-    assert b"release-one index" in reply.body
+    assert (reply.status, reply.body) == (404, b"custom not found page\n")  # no rule
+    assert (await own_sites.fetch("/")).status == 200
 
 
 # Deploys and rollbacks
@@ -772,7 +787,7 @@ async def test_one_connection_can_alternate_between_the_dashboard_and_a_site(sit
                                  ("demo.localhost", "/docs/", b"docs index\n"),
                                  ("localhost", "/x", b"dashboard"),
                                  ("demo.localhost", "/big.bin", None),
-                                 ("demo.localhost", "/new.html", b"the new page\n")]:
+                                 ("demo.localhost", "/new", b"the new page\n")]:
             writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
             reply = await _read_reply(reader)
             assert reply.status == 200

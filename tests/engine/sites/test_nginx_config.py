@@ -25,8 +25,10 @@ from pathlib import Path
 import pytest
 
 from engine.config import Config, ConfigError
+from engine.sites.immutable_paths import IMMUTABLE_PATH_PATTERNS
 from engine.sites.names import RESERVED_NAMES
-from engine.sites.nginx_config import HASHED_ASSET_PATTERN, IMMUTABLE, nginx_config
+from engine.sites.nginx_config import IMMUTABLE, REVALIDATE, nginx_config
+from tests.support import route_table
 
 NGINX = Path("/usr/sbin/nginx")
 DOMAINS = ["example.com", "sites.my-host.dev", "localhost"]
@@ -158,18 +160,11 @@ def test_an_ephemeral_port_cannot_be_proxied_to():
         nginx_config(_config(port=0))
 
 
-@pytest.mark.parametrize(("name", "hashed"), [
-    ("/assets/app.3f9a1c2b.js", True),
-    ("/assets/index-4B1E9F0A.css", True),
-    ("/static/js/main.8f3e2a1b.chunk.js", True),
-    ("/fonts/inter_a1b2c3d4e5.woff2", True),
-    ("/assets/index-DiwrgTda.css", False),  # no digit: a word, not a hash
-    ("/assets/app.js", False),
-    ("/assets/app.3f9a1c2.js", False),  # 7 characters
-    ("/v1.12345678/readme", False),
-])
-def test_content_hashed_names_are_recognised(name, hashed):
-    assert bool(re.search(HASHED_ASSET_PATTERN, name, re.IGNORECASE)) is hashed
+def test_the_immutable_paths_are_written_as_slipway_decides_them():
+    text = nginx_config(_config())
+    for pattern in IMMUTABLE_PATH_PATTERNS:
+        assert f'"~{pattern}" "{IMMUTABLE}";' in text
+    assert f'default "{REVALIDATE}";' in text
 
 
 # --- a real nginx ---
@@ -338,6 +333,7 @@ def nginx(tmp_path_factory, slipway_stand_in) -> Iterator[RunningNginx]:
     prefix = tmp_path_factory.mktemp("nginx")
     deployments = prefix / "deployments"
     _build_deployments(deployments)
+    route_table.write_route_sites(deployments)
     domain = "sites.example.test"
     port = _free_port()
     config = Config(domain=domain, deployments_dir=deployments, port=slipway_stand_in,
@@ -374,15 +370,30 @@ def test_the_host_is_matched_case_insensitively_with_a_port_and_a_trailing_dot(n
     assert (response.status, response.body) == (200, b"<h1>shop release 42</h1>")
 
 
-def test_a_path_without_extension_falls_back_to_the_app(nginx):
-    response = nginx.site("shop", "/account/settings")
-    assert (response.status, response.body) == (200, b"<h1>shop release 42</h1>")
+@pytest.mark.parametrize("row", route_table.ROUTES + route_table.CACHING, ids=str)
+def test_route_matching_follows_the_contract(nginx, row):
+    response = nginx.site(row.site, row.path)
+    route_table.check(row, response.status, response.headers, response.body)
+    if response.status != 200:
+        assert response.headers["Cache-Control"] == "no-cache"
+
+
+def test_a_site_without_404_page_serves_its_index_for_routes(nginx):
+    response = nginx.site("blog", "/account/settings")
+    assert (response.status, response.body) == (200, b"<h1>blog</h1>")
     assert response.headers["Cache-Control"] == "no-cache"
 
 
-def test_a_directory_serves_its_own_index(nginx):
-    assert nginx.site("shop", "/docs").body == b"<h1>shop docs</h1>"
-    assert nginx.site("shop", "/docs/").body == b"<h1>shop docs</h1>"
+@pytest.mark.parametrize("path", ["/docs%2Fguide", "/docs%5cguide", "/a%00b", "/a%0d%0aX:1",
+                                  "/a\\b.html"])
+def test_paths_a_file_path_cannot_hold_answer_404_and_never_redirect(nginx, path):
+    response = nginx.site("mpa", path)
+    if response.status == 400:  # nginx's own refusal, before any route (%00)
+        assert b"mpa" not in response.body
+    else:
+        assert response.status == 404
+        assert response.body.endswith(b"not found")  # one of the site's 404 pages
+    assert "Location" not in response.headers
 
 
 def test_a_missing_asset_is_a_404_with_the_sites_404_page(nginx):
@@ -414,12 +425,10 @@ def test_a_symlink_out_of_the_release_is_refused(nginx):
     assert (response.status, response.body) == (404, b"<h1>shop has no such page</h1>")
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd", "/etc/hostname"])
-def test_a_path_without_extension_through_a_refused_link_falls_back_to_the_app(nginx, path):
-    # try_files counts a refused link as missing, so this is the SPA fallback, not a 404 as
-    # Slipway's own server answers; either way the linked file is never read.
+@pytest.mark.parametrize("path", ["/etc/passwd", "/etc/hostname", "/etc/"])
+def test_a_path_through_a_refused_link_is_missing(nginx, path):
     response = nginx.site("shop", path)
-    assert (response.status, response.body) == (200, b"<h1>shop release 42</h1>")
+    assert (response.status, response.body) == (404, b"<h1>shop has no such page</h1>")
 
 
 def test_even_a_symlink_within_the_release_is_refused(nginx):
@@ -440,7 +449,7 @@ def test_a_content_hashed_asset_is_immutable_and_plain_files_are_not(nginx):
     assert (response.status, response.body) == (200, APP_JS)
     assert response.headers["Cache-Control"] == IMMUTABLE
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert "Cache-Control" not in nginx.site("shop", "/logo.svg").headers
+    assert nginx.site("shop", "/logo.svg").headers["Cache-Control"] == REVALIDATE
 
 
 def test_a_precompressed_sibling_is_sent_to_clients_that_accept_gzip(nginx):
@@ -453,10 +462,12 @@ def test_a_precompressed_sibling_is_sent_to_clients_that_accept_gzip(nginx):
 
 @pytest.mark.parametrize(("path", "cache_control"), [
     ("/assets/app.3f9a1c2b.js", IMMUTABLE), ("/", "no-cache"), ("/account", "no-cache"),
+    ("/docs/", "no-cache"), ("/about", "no-cache"),
 ])
 def test_a_matching_etag_answers_304_with_the_same_cache_control(nginx, path, cache_control):
-    etag = nginx.site("shop", path).headers["ETag"]
-    response = nginx.site("shop", path, **{"If-None-Match": etag})
+    site = "shop" if path.startswith("/assets") else "spa"
+    etag = nginx.site(site, path).headers["ETag"]
+    response = nginx.site(site, path, **{"If-None-Match": etag})
     assert response.status == 304
     assert response.headers["Cache-Control"] == cache_control
 
@@ -466,7 +477,10 @@ def test_a_range_answers_206(nginx):
     assert (partial.status, partial.body) == (206, b"console")
 
 
-def test_a_build_id_host_serves_that_release(nginx):
+def test_a_build_id_host_serves_that_release_and_caches_all_but_html_forever(nginx):
+    assert nginx.site("1--spa", "/logo.svg").headers["Cache-Control"] == IMMUTABLE
+    assert nginx.site("1--spa", "/about").headers["Cache-Control"] == "no-cache"
+    assert nginx.site("1--spa", "/missing.js").headers["Cache-Control"] == "no-cache"
     assert nginx.site("41--shop").body == b"<h1>shop release 41</h1>"
     assert nginx.site("42--shop").body == b"<h1>shop release 42</h1>"
     assert nginx.site("40--shop").status == 404
