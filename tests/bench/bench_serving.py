@@ -1,5 +1,6 @@
-"""Static serving: Slipway's site server against Express 5 `express.static` with an index
-fallback, on the same generated site, same machine, same load generator.
+"""Static serving: Slipway's site server against Express 5 `express.static` (clean URLs through
+`extensions: ['html']`) with an index fallback, on the same generated site, same machine, same
+load generator.
 
 Run on demand: ./scripts/test tests/bench/bench_serving.py -s
 Needs `wrk` (apt-get install wrk), node and npm (express@5 is installed once into the system's
@@ -43,6 +44,7 @@ PATHS = {
     "/": "index.html",
     "/assets/index-3f9a2c1d.js": "150 KB hashed asset",
     "/dashboard/settings": "SPA route (index fallback)",
+    "/pricing": "clean URL (pricing.html)",
 }
 EXPRESS_DIR = Path(tempfile.gettempdir()) / "slipway-bench-express5"
 EXPRESS_SERVER = """
@@ -50,7 +52,7 @@ const express = require(process.argv[2]);
 const path = require('path');
 const root = process.argv[3];
 const app = express();
-app.use(express.static(root));
+app.use(express.static(root, {extensions: ['html']}));
 app.use((req, res) => {
   if (path.extname(req.path)) return res.status(404).end();
   res.sendFile(path.join(root, 'index.html'));
@@ -85,6 +87,8 @@ def _make_site(deployments: Path) -> Path:
     script = "".join(line.format(n=n) for n in range(4000)).encode()[:150 * 1024]
     (release / "assets" / "index-3f9a2c1d.js").write_bytes(script)
     (release / "assets" / "index-5b6c7d8e.css").write_text("body { margin: 0 }\n" * 500)
+    (release / "pricing.html").write_text(
+        "<!doctype html>\n<title>Pricing</title>\n" + "<p>plans and prices</p>\n" * 80)
     os.symlink("releases/1", deployments / "bench" / "current")
     return deployments / "bench" / "current"
 
