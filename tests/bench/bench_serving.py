@@ -36,7 +36,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "localhost"
 HOST = f"bench.{DOMAIN}"
-ROUNDS = 3
+ROUNDS = 5
 ROUND_SECONDS = 2
 WARM_UP_SECONDS = 1
 CONNECTIONS = 50
