@@ -26,7 +26,7 @@ import tornado.ioloop
 import tornado.log
 import tornado.netutil
 import tornado.web
-from tornado.routing import Rule
+from tornado.routing import PathMatches, Rule
 
 from engine import __version__
 from engine.accounts.login_codes import LOCAL_CODE_TTL_SECONDS, local_sign_in_link
@@ -45,6 +45,7 @@ from engine.projects.projects import Projects
 from engine.projects.secrets import Secrets
 from engine.sites.nginx_config import nginx_config
 from handlers.access_log import log_request
+from handlers.acme_challenge import CHALLENGE_PATH, AcmeChallengeHandler
 from handlers.auth import (
     GitHubCallbackHandler,
     GitHubLoginHandler,
@@ -130,6 +131,7 @@ class Slipway(tornado.web.Application):
                                         enqueue=self.builds.enqueue)
         project = r"/api/projects/([0-9]+)"
         routes = [
+            Rule(PathMatches(CHALLENGE_PATH), AcmeChallengeHandler),
             Rule(SiteHostMatcher(config.domain), SiteServer(config.deployments_dir)),
             (r"/socket\.io/", socketio.get_tornado_handler(self.sio)),
             (r"/api/health", HealthHandler),

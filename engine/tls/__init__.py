@@ -3,5 +3,5 @@
 The protocol is certbot's `acme` package; this package only decides what to ask for and keeps
 what it gets.
 
-May import: engine's core modules.
+May import: engine's core modules and sql.
 """
