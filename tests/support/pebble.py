@@ -13,6 +13,7 @@ SLIPWAY_NO_SKIP is set.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -23,9 +24,11 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -37,6 +40,18 @@ CHALLTESTSRV = shutil.which("pebble-challtestsrv") or "/usr/bin/pebble-challtest
 
 def available() -> bool:
     return os.access(PEBBLE, os.X_OK) and os.access(CHALLTESTSRV, os.X_OK)
+
+
+@contextlib.contextmanager
+def running(workdir: Path, *, http_port: int) -> Iterator[Pebble]:
+    """Pebble for one test (skipped when it is not installed), stopped afterwards."""
+    if not available():
+        pytest.skip("pebble is not installed (Debian: apt-get install pebble)")
+    pebble = Pebble.start(workdir, http_port=http_port)
+    try:
+        yield pebble
+    finally:
+        pebble.stop()
 
 
 def free_port() -> int:

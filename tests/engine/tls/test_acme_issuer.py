@@ -63,11 +63,8 @@ def answers() -> Iterator[ChallengeAnswers]:
 
 @pytest.fixture
 def ca(tmp_path, answers) -> Iterator[pebble_support.Pebble]:
-    if not pebble_support.available():
-        pytest.skip("pebble is not installed (Debian: apt-get install pebble)")
-    running = pebble_support.Pebble.start(tmp_path / "pebble", http_port=answers.port)
-    yield running
-    running.stop()
+    with pebble_support.running(tmp_path / "pebble", http_port=answers.port) as pebble:
+        yield pebble
 
 
 def _issue(ca, answers, account, hostnames, publish=None):

@@ -20,11 +20,8 @@ from tests.support.http import ApiClient
 
 @pytest.fixture
 def ca(tmp_path, app_server) -> Iterator[pebble_support.Pebble]:
-    if not pebble_support.available():
-        pytest.skip("pebble is not installed (Debian: apt-get install pebble)")
-    running = pebble_support.Pebble.start(tmp_path / "pebble", http_port=app_server.port)
-    yield running
-    running.stop()
+    with pebble_support.running(tmp_path / "pebble", http_port=app_server.port) as pebble:
+        yield pebble
 
 
 @pytest.fixture
