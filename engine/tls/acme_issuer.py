@@ -67,6 +67,8 @@ def issue(directory_url: str, account: AcmeAccount, hostnames: list[str], *,
         published = []
         try:
             for authorization in order.authorizations:
+                if authorization.body.status == messages.STATUS_VALID:
+                    continue  # validated lately (CAs reuse authorizations): nothing to answer
                 challenge = _http01(authorization)
                 response, validation = challenge.response_and_validation(jwk)
                 publish(challenge.chall.path, validation)
