@@ -37,6 +37,9 @@ from engine.config import Config, ConfigError, add_config_arguments, load_config
 from engine.containers.docker_engine import EngineStatus
 from engine.crypto import Keys
 from engine.deploys.deployer import Deployer
+from engine.domains.custom_domains import Domains
+from engine.domains.dns_txt import TxtLookup
+from engine.domains.served_domains import ServedDomains
 from engine.github.client import GitHubClient
 from engine.github.commit_statuses import CommitStatuses
 from engine.github.webhooks import GitHubDeliveries
@@ -44,6 +47,11 @@ from engine.projects.deploy_hooks import DeployHooks
 from engine.projects.projects import Projects
 from engine.projects.secrets import Secrets
 from engine.sites.nginx_config import nginx_config
+from engine.sites.site_paths import host_url
+from engine.tls.certificate_policy import CertificatePolicy
+from engine.tls.certificates import AcmeSettings, Certificates
+from engine.tls.renewals import keep_renewing
+from engine.tls.tls_contexts import TLSContexts
 from handlers.access_log import log_request
 from handlers.acme_challenge import CHALLENGE_PATH, AcmeChallengeHandler
 from handlers.auth import (
@@ -70,13 +78,17 @@ from handlers.deploy_hooks import (
     DeployHookTriggerHandler,
 )
 from handlers.deployments import ProjectDeploymentsHandler, RollbackHandler
+from handlers.domains import DomainHandler, DomainsHandler, DomainVerifyHandler
 from handlers.github import GitHubReposHandler
 from handlers.health import HealthHandler
 from handlers.http_server import SlipwayHTTPServer
+from handlers.https_redirect import HTTPSRedirectHandler
+from handlers.https_server import HTTPSServer
 from handlers.projects import ProjectHandler, ProjectsHandler
 from handlers.realtime import SocketEmitter, create_socket_server
 from handlers.secrets import SecretHandler, SecretsHandler
 from handlers.sites import SiteHostMatcher, SiteServer
+from handlers.strict_transport import StrictTransportSecurity
 from handlers.webhooks import DeliveriesHandler, GitHubWebhookHandler, RedeliverHandler
 from sql.database import Database, DatabaseUnavailable
 
@@ -129,10 +141,25 @@ class Slipway(tornado.web.Application):
                                            enqueue=self.builds.enqueue)
         self.deploy_hooks = DeployHooks(db.pool, config.public_url,
                                         enqueue=self.builds.enqueue)
+        sites = SiteServer(config.deployments_dir)
+        self.served_domains = ServedDomains(db.pool, self.origin)
+        self.certificates = Certificates(db.pool, self.keys.box, AcmeSettings(
+            config.acme_directory, config.acme_email,
+            str(config.acme_ca_bundle) if config.acme_ca_bundle else None))
+        self.certificate_policy = CertificatePolicy(
+            db.pool, config, self.served_domains,
+            published=lambda label: sites.files.site(label) is not None)
+        self.tls = TLSContexts(self.certificates, self.certificate_policy.allowed,
+                               config.data_dir / "tls")
+        self.domains = Domains(db.pool, config, TxtLookup(config.dns_resolver),
+                               self.served_domains,
+                               certify=self.certificates.ensure if config.https else None)
+        self._background: list[asyncio.Task[None]] = []
         project = r"/api/projects/([0-9]+)"
+        domain = project + r"/domains/([^/]+)"
         routes = [
             Rule(PathMatches(CHALLENGE_PATH), AcmeChallengeHandler),
-            Rule(SiteHostMatcher(config.domain), SiteServer(config.deployments_dir)),
+            Rule(SiteHostMatcher(config.domain, self.served_domains), sites),
             (r"/socket\.io/", socketio.get_tornado_handler(self.sio)),
             (r"/api/health", HealthHandler),
             (r"/api/auth/providers", ProvidersHandler),
@@ -151,6 +178,9 @@ class Slipway(tornado.web.Application):
             (project + r"/deploy-hooks/([0-9]+)", DeployHookHandler),
             (project + r"/builds", ProjectBuildsHandler),
             (project + r"/build-cache", BuildCacheHandler),
+            (project + r"/domains", DomainsHandler),
+            (domain, DomainHandler),
+            (domain + r"/verify", DomainVerifyHandler),
             (r"/api/builds/([0-9]+)", BuildHandler),
             (r"/api/builds/([0-9]+)/logs", BuildLogsHandler),
             (r"/api/builds/([0-9]+)/cancel", BuildCancelHandler),
@@ -168,14 +198,48 @@ class Slipway(tornado.web.Application):
         ]
         super().__init__(routes, log_function=log_request, xsrf_cookies=False,
                          cookie_secret=self.keys.cookie)
+        self.add_transform(StrictTransportSecurity)
+
+    def origin(self, host: str) -> str:
+        """Where visitors reach `host`: https with HTTPS on, else the public URL's scheme."""
+        if self.config.https:
+            return self.config.https_url(host)
+        return host_url(self.config.public_url, host)
+
+    async def start(self, *, builds: bool = True) -> None:
+        """Start the build queue (tests may leave builds queued) and the background work:
+        custom domains reloaded and checked, certificates renewed ahead of need (HTTPS on)."""
+        if builds:
+            await self.builds.start()
+        await self.served_domains.refresh()
+        loop = asyncio.get_running_loop()
+        work = [self.served_domains.keep_fresh(), self.domains.keep_checking()]
+        if self.config.https:
+            work.append(keep_renewing(self.certificates, self.certificate_policy.allowed))
+        self._background = [loop.create_task(job) for job in work]
 
     async def close(self) -> None:
         """Release what the Application owns: builds, sockets' tasks, then the database."""
         try:
+            for task in self._background:
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            await self.domains.close()
             await self.builds.stop()
             await self.sio.shutdown()
         finally:
             await self.db.close()
+
+
+def plain_http_application(app: Slipway) -> tornado.web.Application:
+    """What the plain-HTTP port serves with HTTPS on: ACME's HTTP-01 answers, and a 308 to
+    https (same host, path and query, the HTTPS port) for everything else."""
+    plain = tornado.web.Application([
+        Rule(PathMatches(CHALLENGE_PATH), AcmeChallengeHandler),
+        (r".*", HTTPSRedirectHandler),
+    ], log_function=log_request)
+    plain.db, plain.config = app.db, app.config
+    return plain
 
 
 async def serve(config: Config, on_listening: asyncio.Future[int] | None = None) -> None:
@@ -185,31 +249,48 @@ async def serve(config: Config, on_listening: asyncio.Future[int] | None = None)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
 
-    sockets = _bind(config)
+    sockets, tls_sockets = _bind_all(config)
     try:
         db = await Database.open(config.database_url, config.data_dir)
     except DatabaseUnavailable as exc:
-        for sock in sockets:
+        for sock in sockets + tls_sockets:
             sock.close()
         raise StartupError(f"{_database_setting(config)}: {exc}") from None
     app = Slipway(config, db)
-    await app.builds.start()
-    server = SlipwayHTTPServer(app, max_body_size=MAX_REQUEST_BYTES, idle_connection_timeout=120)
+    await app.start()
+    options = {"max_body_size": MAX_REQUEST_BYTES, "idle_connection_timeout": 120}
+    if config.https:
+        servers = [SlipwayHTTPServer(plain_http_application(app), **options),
+                   HTTPSServer(app, tls=app.tls, **options)]
+    else:
+        servers = [SlipwayHTTPServer(app, **options)]
     try:
-        server.add_sockets(sockets)
+        servers[0].add_sockets(sockets)
         port = sockets[0].getsockname()[1]
         log.info("Slipway %s listening on %s:%d", __version__, config.bind, port)
-        log.info("dashboard: %s   sites: http://<project>.%s:%d", config.public_url,
-                 config.domain, port)
+        if config.https:
+            servers[1].add_sockets(tls_sockets)
+            https_port = tls_sockets[0].getsockname()[1]
+            log.info("HTTPS on %s:%d with certificates from %s; plain HTTP on %d answers "
+                     "ACME challenges and redirects to https", config.bind, https_port,
+                     config.acme_directory, port)
+            log.info("dashboard: %s   sites: https://<project>.%s%s", config.public_url,
+                     config.domain, "" if https_port == 443 else f":{https_port}")
+        else:
+            log.info("dashboard: %s   sites: http://<project>.%s:%d", config.public_url,
+                     config.domain, port)
         if not config.github_oauth_enabled:
             print_sign_in_link(await local_sign_in_link(db.pool, config.public_url))
         if on_listening is not None:
             on_listening.set_result(port)
         await stop.wait()
         log.info("shutting down")
-        server.stop()
+        for server in servers:
+            server.stop()
         try:
-            await asyncio.wait_for(server.close_all_connections(), SHUTDOWN_GRACE_SECONDS)
+            await asyncio.wait_for(
+                asyncio.gather(*(server.close_all_connections() for server in servers)),
+                SHUTDOWN_GRACE_SECONDS)
         except TimeoutError:
             log.warning("connections still open after %d s; closing anyway",
                         SHUTDOWN_GRACE_SECONDS)
@@ -238,13 +319,27 @@ async def login_link(config: Config) -> None:
         await db.close()
 
 
-def _bind(config: Config) -> list[socket.socket]:
+def _bind_all(config: Config) -> tuple[list[socket.socket], list[socket.socket]]:
+    """The plain-HTTP sockets, and the HTTPS ones when HTTPS is on."""
+    plain_setting = ("SLIPWAY_HTTP_PORT (--http-port)" if config.http_port is not None
+                     else "SLIPWAY_PORT (--port)")
+    plain = _bind(config, config.plain_http_port, plain_setting)
+    if not config.https:
+        return plain, []
     try:
-        return tornado.netutil.bind_sockets(config.port, config.bind)
+        return plain, _bind(config, config.https_port, "SLIPWAY_HTTPS_PORT (--https-port)")
+    except StartupError:
+        for sock in plain:
+            sock.close()
+        raise
+
+
+def _bind(config: Config, port: int, setting: str) -> list[socket.socket]:
+    try:
+        return tornado.netutil.bind_sockets(port, config.bind)
     except OSError as exc:
         raise StartupError(
-            f"SLIPWAY_PORT (--port): cannot listen on {config.bind}:{config.port}: "
-            f"{exc.strerror or exc}"
+            f"{setting}: cannot listen on {config.bind}:{port}: {exc.strerror or exc}"
         ) from None
 
 

@@ -35,6 +35,8 @@ _IMAGE_REFERENCE = re.compile(
     r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*"
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
+LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$", re.IGNORECASE)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smh]?)$", re.IGNORECASE)
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -75,6 +77,28 @@ class Config:
     max_output: int = 1024**3
     session_ttl: float = 24 * 3600.0
     docker_host: str = "unix:///var/run/docker.sock"
+    https: bool = False
+    https_port: int = 443
+    http_port: int | None = None  # the plain-HTTP listener's port; None: `port`
+    acme_directory: str = LETS_ENCRYPT_DIRECTORY
+    acme_email: str | None = None
+    acme_ca_bundle: Path | None = None
+    dns_resolver: tuple[str, int] | None = None  # None: the system's resolvers
+
+    @property
+    def plain_http_port(self) -> int:
+        """The port plain HTTP listens on: everything without HTTPS, ACME's HTTP-01 and the
+        redirects to https with it."""
+        return self.port if self.http_port is None else self.http_port
+
+    @property
+    def dashboard_host(self) -> str:
+        """The dashboard's host name, from the public URL."""
+        return (urlsplit(self.public_url).hostname or "localhost").lower()
+
+    def https_url(self, host: str) -> str:
+        """`https://host` with the HTTPS port when it is not 443."""
+        return f"https://{host}" + ("" if self.https_port == 443 else f":{self.https_port}")
 
     @property
     def github_oauth_enabled(self) -> bool:
@@ -229,6 +253,50 @@ def _docker_host(raw: str) -> str:
     return value
 
 
+def _switch(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ValueError("must be on or off")
+
+
+def _email(raw: str) -> str:
+    value = raw.strip()
+    if not _EMAIL.match(value):
+        raise ValueError("must be an email address such as ops@example.com")
+    return value
+
+
+def _readable_file(raw: str) -> Path:
+    path = Path(raw.strip()).expanduser().absolute()
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"is not a readable file: {path}: {exc.strerror}") from None
+    return path
+
+
+def _resolver(raw: str) -> tuple[str, int]:
+    """`address` or `address:port` (`[v6]:port`) of a DNS server."""
+    value = raw.strip()
+    host, port = value, 53
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest:
+            port = _integer(1, 65535)(rest.removeprefix(":"))
+    elif value.count(":") == 1:
+        host, _, number = value.partition(":")
+        port = _integer(1, 65535)(number)
+    try:
+        return str(ipaddress.ip_address(host)), port
+    except ValueError:
+        raise ValueError("must be a DNS server's IP address, optionally with :port, such as "
+                         "1.1.1.1 or 127.0.0.1:8053") from None
+
+
 def _text(raw: str) -> str:
     value = raw.strip()
     if not value or any(ch in value for ch in "\r\n\0"):
@@ -310,6 +378,20 @@ SETTINGS: tuple[Setting, ...] = (
             "how long a sign-in lasts [24h]"),
     Setting("docker_host", "DOCKER_HOST", "--docker-host", _docker_host,
             "Docker engine address [unix:///var/run/docker.sock]"),
+    Setting("https", "SLIPWAY_HTTPS", "--https", _switch,
+            "on: HTTPS with automatic certificates (ACME) [off]"),
+    Setting("https_port", "SLIPWAY_HTTPS_PORT", "--https-port", _integer(0, 65535),
+            "HTTPS port [443]"),
+    Setting("http_port", "SLIPWAY_HTTP_PORT", "--http-port", _integer(0, 65535),
+            "plain-HTTP port with HTTPS on: ACME challenges, redirects [SLIPWAY_PORT]"),
+    Setting("acme_directory", "SLIPWAY_ACME_DIRECTORY", "--acme-directory", _http_url(True),
+            "ACME directory URL [Let's Encrypt production]"),
+    Setting("acme_email", "SLIPWAY_ACME_EMAIL", "--acme-email", _email,
+            "contact for the ACME account (expiry warnings)"),
+    Setting("acme_ca_bundle", "SLIPWAY_ACME_CA_BUNDLE", "--acme-ca-bundle", _readable_file,
+            "CA certificates trusted for the ACME directory's own TLS [system's]"),
+    Setting("dns_resolver", "SLIPWAY_DNS_RESOLVER", "--dns-resolver", _resolver,
+            "DNS server custom domains are verified through, ip[:port] [system's]"),
 )
 
 
@@ -340,10 +422,12 @@ def load_config(flags: argparse.Namespace, environ: Mapping[str, str]) -> Config
         except ValueError as exc:
             raise ConfigError(f"{setting.label} {exc}{_shown(setting, raw)}") from None
 
+    explicit = set(values)
     if "public_url" not in values:
         values["public_url"] = f"http://localhost:{values.get('port', Config.port)}"
     config = Config(**values)
     _check_github_pair(config)
+    _check_https(config, explicit_public_url="public_url" in explicit)
     _check_node_default(config)
     data_dir = _writable_directory(config.data_dir, _setting("data_dir"))
     deployments_dir = _writable_directory(config.deployments_dir, _setting("deployments_dir"))
@@ -412,6 +496,21 @@ def _check_github_pair(config: Config) -> None:
         raise ConfigError(
             f"{_setting(missing).label} must be set too: GitHub OAuth needs the id and the secret"
         )
+
+
+def _check_https(config: Config, *, explicit_public_url: bool) -> None:
+    if not config.https:
+        return
+    label = _setting("public_url").label
+    if not explicit_public_url:
+        raise ConfigError(f"{label} must be set with SLIPWAY_HTTPS=on: the dashboard's "
+                          "https:// address, such as https://slipway.example.com")
+    if not config.public_url.startswith("https://"):
+        raise ConfigError(f"{label} must be an https:// URL with SLIPWAY_HTTPS=on, got "
+                          f"{config.public_url!r}")
+    if config.plain_http_port == config.https_port and config.https_port != 0:
+        raise ConfigError(f"{_setting('https_port').label} must differ from the plain-HTTP "
+                          f"port {config.plain_http_port}")
 
 
 def _check_node_default(config: Config) -> None:

@@ -6,6 +6,7 @@ encrypted token, say) can never reach a client unless it is named here.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from engine.times import iso_time
@@ -125,4 +126,36 @@ def delivery_model(delivery: dict[str, Any]) -> dict[str, Any]:
         "commit_sha": delivery["commit_sha"], "signature_valid": delivery["signature_valid"],
         "decision": delivery["decision"], "replayable": delivery.get("replayable", False),
         "received_at": iso_time(delivery["received_at"]),
+    }
+
+
+def domain_model(domain: dict[str, Any], *, https: bool, url: str,
+                 target: str) -> dict[str, Any]:
+    """A custom domain as users see it: verification joined with its certificate (see
+    engine.domains.custom_domains for what each status means)."""
+    status, error = domain["status"], domain["error"]
+    certificate = None
+    if https and domain["certificate_status"] is not None:
+        certificate = {"status": domain["certificate_status"],
+                       "expires_at": iso_time(domain["certificate_expires_at"])}
+    if status == "verified":
+        valid = (domain["certificate_status"] is not None
+                 and domain["certificate_expires_at"] is not None
+                 and domain["certificate_expires_at"] > datetime.datetime.now(datetime.UTC))
+        if not https or valid:
+            status = "active"
+        elif domain["certificate_status"] == "failed":
+            status, error = "failed", f"no certificate yet: {domain['certificate_error']}"
+    return {
+        "hostname": domain["hostname"],
+        "status": status,
+        "verification": {"type": "TXT", "name": f"_slipway.{domain['hostname']}",
+                         "value": domain["verification_token"]},
+        "target": target,
+        "certificate": certificate,
+        "error": error,
+        "redirect_to": domain["redirect_to"],
+        "url": url,
+        "created_at": iso_time(domain["created_at"]),
+        "verified_at": iso_time(domain["verified_at"]),
     }

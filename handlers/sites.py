@@ -31,10 +31,12 @@ import tornado.iostream
 import tornado.routing
 import tornado.web
 
-from engine.sites.names import RESERVED_NAMES
+from engine.domains.served_domains import ServedDomains
+from engine.sites.names import site_label
 from engine.sites.site_files import Site, SiteFile, SiteFiles, Variant, is_text
 from engine.sites.site_routes import Route
 from handlers.access_log import access_log
+from handlers.strict_transport import HSTS_LINE
 
 log = logging.getLogger("slipway.sites")
 
@@ -59,27 +61,24 @@ Headers = tuple[tuple[str, str], ...]
 
 
 class SiteHostMatcher(tornado.routing.Matcher):
-    """Matches requests whose Host is a site under `domain`; passes the site label along."""
+    """Matches requests whose Host is a site under `domain` or a verified custom domain;
+    passes the site label along (and, for a domain that redirects, where to)."""
 
-    def __init__(self, domain: str) -> None:
+    def __init__(self, domain: str, custom: ServedDomains | None = None) -> None:
         self.suffix = "." + domain.lower().rstrip(".")
+        self.custom = custom
 
     def match(self, request: tornado.httputil.HTTPServerRequest) -> dict[str, Any] | None:
         label = site_label(request.host_name, self.suffix)
-        if label is None:
+        if label is not None:
+            return {"path_args": [], "path_kwargs": {"site": label}}
+        if self.custom is None:
             return None
-        return {"path_args": [], "path_kwargs": {"site": label}}
-
-
-def site_label(host_name: str, suffix: str) -> str | None:
-    """The part of `host_name` before the domain suffix, if it names a site."""
-    host = host_name.lower().rstrip(".")
-    if not host.endswith(suffix):
-        return None
-    label = host[: -len(suffix)]
-    if not label or label.split(".")[-1] in RESERVED_NAMES:
-        return None
-    return label
+        domain = self.custom.get(request.host_name.lower().rstrip("."))
+        if domain is None:
+            return None
+        return {"path_args": [], "path_kwargs": {"site": domain.project,
+                                                  "redirect": domain.redirect_url}}
 
 
 class SiteServer(tornado.routing.Router):
@@ -95,12 +94,15 @@ class SiteServer(tornado.routing.Router):
 
     def find_handler(self, request: tornado.httputil.HTTPServerRequest,
                      **kwargs: Any) -> tornado.httputil.HTTPMessageDelegate:
-        return _SiteExchange(self, request, kwargs["path_kwargs"]["site"])
+        found = kwargs["path_kwargs"]
+        return _SiteExchange(self, request, found["site"], found.get("redirect"))
 
-    def respond(self, request: tornado.httputil.HTTPServerRequest, label: str) -> None:
-        """Answer `request` for the site `label`; never raises, never shows a traceback."""
+    def respond(self, request: tornado.httputil.HTTPServerRequest, label: str,
+                redirect: str | None = None) -> None:
+        """Answer `request` for the site `label`, or send it to the origin `redirect` (a
+        custom domain redirecting to another); never raises, never shows a traceback."""
         try:
-            reply = self._reply(request, label)
+            reply = _moved(redirect + request.uri) if redirect else self._reply(request, label)
         except Exception:
             log.exception("error serving %s%s", request.host_name, request.path)
             reply = _page(500, _ERROR_PAGE)
@@ -155,19 +157,20 @@ class SiteServer(tornado.routing.Router):
 class _SiteExchange(tornado.httputil.HTTPMessageDelegate):
     """One request to a site; the answer is written once the request is fully read."""
 
-    __slots__ = ("server", "request", "label")
+    __slots__ = ("server", "request", "label", "redirect")
 
     def __init__(self, server: SiteServer, request: tornado.httputil.HTTPServerRequest,
-                 label: str) -> None:
+                 label: str, redirect: str | None) -> None:
         self.server = server
         self.request = request
         self.label = label
+        self.redirect = redirect
 
     def data_received(self, chunk: bytes) -> None:
         """Sites take no request bodies: whatever is sent is read and dropped."""
 
     def finish(self) -> None:
-        self.server.respond(self.request, self.label)
+        self.server.respond(self.request, self.label, self.redirect)
 
 
 class _Reply:
@@ -292,6 +295,13 @@ def _redirect(request: tornado.httputil.HTTPServerRequest, route: Route) -> _Rep
         ("Location", location), ("Content-Length", "0"))))
 
 
+def _moved(location: str) -> _Reply:
+    """308 to another of the project's domains, path and query kept (apex → www)."""
+    return _Reply(308, _encode_head(308, (
+        ("X-Content-Type-Options", "nosniff"), ("Cache-Control", NO_CACHE),
+        ("Location", location), ("Content-Length", "0"))))
+
+
 def _page(status: int, page: bytes, site_headers: Headers = ()) -> _Reply:
     """One of Slipway's own small pages; the site's `_headers` apply, but not to its type."""
     site_headers = tuple(pair for pair in site_headers if pair[0].lower() != "content-type")
@@ -320,7 +330,8 @@ def _encode_head(status: int, headers: Headers) -> bytes:
 
 def _write(request: tornado.httputil.HTTPServerRequest, reply: _Reply) -> None:
     connection = request.connection
-    head = reply.head + _date_line() + _connection_line(request) + b"\r\n"
+    head = reply.head + _date_line() + _connection_line(request)
+    head += HSTS_LINE + b"\r\n" if request.protocol == "https" else b"\r\n"
     if request.method == "HEAD" or reply.status in (304, 416):
         connection.write(head)
     elif reply.stream is not None:

@@ -52,7 +52,7 @@ bootstrap_venv() {
     say "installing Python dependencies${extra:+ ($extra)} into $SLIPWAY_VENV"
     "$SLIPWAY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
       --editable "$spec" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-    "$SLIPWAY_VENV/bin/python" -W ignore -c "import tornado, psycopg, pgserver, docker, socketio, acme" || {
+    "$SLIPWAY_VENV/bin/python" -W ignore -c "import tornado, psycopg, pgserver, docker, socketio, acme, dns.asyncresolver" || {
       say "dependency installation failed (see pip's messages above)"; return 1; }
     if [ "$extra" = test ]; then
       "$SLIPWAY_VENV/bin/python" -W ignore -c "import pytest, pytest_tornado, aiohttp" || {

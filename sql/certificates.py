@@ -65,6 +65,26 @@ async def put_failure(conn: AsyncConnection, hostname: str, error: str) -> None:
         (hostname, error))
 
 
+async def certificates_due(conn: AsyncConnection,
+                           expiring_before: datetime.datetime) -> list[str]:
+    """Host names whose certificate expires before `expiring_before`."""
+    cursor = await conn.execute("SELECT hostname FROM certificates WHERE not_after < %s "
+                                "ORDER BY not_after", (expiring_before,))
+    return [row[0] for row in await cursor.fetchall()]
+
+
+async def hold_issuance_lock(conn: AsyncConnection, hostname: str) -> None:
+    """Wait until no other instance is getting `hostname` a certificate, then hold it (a
+    session-level advisory lock on `conn`, until `release_issuance_lock`)."""
+    await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 6))",
+                       ("certificate:" + hostname,))
+
+
+async def release_issuance_lock(conn: AsyncConnection, hostname: str) -> None:
+    await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 6))",
+                       ("certificate:" + hostname,))
+
+
 async def put_challenge(conn: AsyncConnection, token: str, key_authorization: str,
                         expires_at: datetime.datetime) -> None:
     await conn.execute(

@@ -75,6 +75,11 @@ async def all_project_ids(conn: AsyncConnection) -> set[int]:
     return {row[0] for row in await cursor.fetchall()}
 
 
+async def project_named(conn: AsyncConnection, name: str) -> bool:
+    cursor = await conn.execute("SELECT 1 FROM projects WHERE name = %s", (name,))
+    return await cursor.fetchone() is not None
+
+
 async def project_owner(conn: AsyncConnection, project_id: int) -> int | None:
     cursor = await conn.execute("SELECT owner_id FROM projects WHERE id = %s", (project_id,))
     row = await cursor.fetchone()

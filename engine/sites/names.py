@@ -30,3 +30,14 @@ def project_name_problem(name: str) -> str | None:
     if name in RESERVED_NAMES:
         return f"'{name}' is reserved"
     return None
+
+
+def site_label(host_name: str, suffix: str) -> str | None:
+    """The part of `host_name` before the domain suffix (`.example.com`), if it names a site."""
+    host = host_name.lower().rstrip(".")
+    if not host.endswith(suffix):
+        return None
+    label = host[: -len(suffix)]
+    if not label or label.split(".")[-1] in RESERVED_NAMES:
+        return None
+    return label

@@ -62,6 +62,11 @@ def remove_site_files(aside: Path | None) -> None:
 def site_url(public_url: str, domain: str, label: str) -> str:
     """The address of a site label (`demo`, `42--demo`) with the public URL's scheme and port:
     http://localhost:8080 serves demo at http://demo.localhost:8080."""
+    return host_url(public_url, f"{label}.{domain}")
+
+
+def host_url(public_url: str, host: str) -> str:
+    """The address of `host` with the public URL's scheme and port."""
     public = urlsplit(public_url)
     port = f":{public.port}" if public.port else ""
-    return f"{public.scheme}://{label}.{domain}{port}"
+    return f"{public.scheme}://{host}{port}"

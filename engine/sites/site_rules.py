@@ -36,10 +36,11 @@ MAX_RULES = 10_000
 
 # Headers a `_headers` file may not set: framing and connection management belong to the server,
 # validators to the files themselves, and a static site never sets cookies on Slipway's domain.
+# HSTS is Slipway's, sent on every https answer.
 PROTECTED_HEADERS = frozenset({
     "set-cookie", "content-length", "content-encoding", "transfer-encoding", "content-range",
     "accept-ranges", "connection", "keep-alive", "upgrade", "trailer", "te", "etag",
-    "last-modified", "date", "location", "x-content-type-options",
+    "last-modified", "date", "location", "x-content-type-options", "strict-transport-security",
 })
 
 _PLACEHOLDER = re.compile(r"^:([A-Za-z_][A-Za-z0-9_]*)$")

@@ -6,7 +6,8 @@ account (one per directory URL), each host's certificate and key, and the HTTP-0
 orders in flight (`acme_challenges`), which any instance's plain-HTTP port serves
 (handlers.acme_challenge). Private keys are sealed with the instance key like every other
 secret, bound to their row. A failure is recorded with the CA's reason (`status`), logged, and
-not retried for RETRY_AFTER_FAILURE, so a broken DNS record cannot hammer the CA.
+not retried for RETRY_AFTER_FAILURE, so a broken DNS record cannot hammer the CA. Instances
+sharing the database order a host's certificate one at a time (a PostgreSQL advisory lock).
 
 Which hosts may have a certificate is the caller's decision (SPEC: never an arbitrary SNI name).
 """
@@ -29,10 +30,12 @@ from sql.certificates import (
     delete_challenge,
     get_account,
     get_certificate,
+    hold_issuance_lock,
     put_account,
     put_challenge,
     put_failure,
     put_issued,
+    release_issuance_lock,
 )
 
 log = logging.getLogger("slipway.tls")
@@ -102,7 +105,16 @@ class Certificates:
             if (row is not None and row["status"] == "failed"
                     and now - row["attempted_at"] < RETRY_AFTER_FAILURE):
                 return current
-            return await self._issue(hostname, current)
+            async with self.pool.connection() as conn:
+                # Several instances: one orders, the others wait and then find its result.
+                await hold_issuance_lock(conn, hostname)
+                try:
+                    latest = await self.stored(hostname)
+                    if latest is not None and not latest.due(now):
+                        return latest
+                    return await self._issue(hostname, current)
+                finally:
+                    await release_issuance_lock(conn, hostname)
 
     async def _issue(self, hostname: str, current: Certificate | None) -> Certificate | None:
         loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ from engine.tls.certificates import AcmeSettings, Certificates
 from engine.tls.tls_contexts import TLSContexts
 from handlers.https_server import HTTPSServer
 from tests.support import pebble as pebble_support
+from tests.support.sites import publish_site
 
 SERVED = {"demo.localhost", "dashboard.example.test"}
 
@@ -64,17 +65,11 @@ async def _get(port: int, name: str, path: str, context: ssl.SSLContext) -> byte
         writer.close()
 
 
-def _publish_site(config, name: str, text: str) -> None:
-    release = config.deployments_dir / name / "releases" / "1"
-    release.mkdir(parents=True)
-    (release / "index.html").write_text(text)
-    (config.deployments_dir / name / "current").symlink_to("releases/1")
-
-
 @pytest.mark.gen_test(timeout=90)
 async def test_a_site_is_served_over_https_with_a_certificate_issued_on_demand(
         https, ca, app_server, capsys):
-    _publish_site(app_server.app.config, "demo", "<h1>demo over https</h1>")
+    publish_site(app_server.app.config.deployments_dir, "demo",
+                 {"index.html": "<h1>demo over https</h1>"})
 
     started = time.monotonic()
     answer = await _get(https.port, "demo.localhost", "/", _trusting(ca))

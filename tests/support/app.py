@@ -37,8 +37,7 @@ async def open_app(config: Config, *, run_builds: bool = False, public_host: str
     config = replace(config, public_url=f"http://{public_host}:{port}")
     db = await Database.open(config.database_url, config.data_dir)
     app = Slipway(config, db, dashboard_dir=dashboard_dir)
-    if run_builds:
-        await app.builds.start()
+    await app.start(builds=run_builds)
     # The same server class as `server.py serve`, so its request limits are what tests meet.
     server = SlipwayHTTPServer(app)
     server.add_sockets([sock])
