@@ -170,3 +170,45 @@ def test_node_settings_are_checked_together(dirs, env, problem):
         return
     with pytest.raises(ConfigError, match=re.escape(problem)):
         parse_config(dirs, environ=env)
+
+
+def test_https_is_off_by_default_and_on_needs_an_https_public_url(dirs, tmp_path):
+    config = parse_config(dirs, environ={})
+    assert (config.https, config.https_port, config.plain_http_port) == (False, 443, 8080)
+    assert config.acme_directory == "https://acme-v02.api.letsencrypt.org/directory"
+    assert config.dns_resolver is None
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    config = parse_config(dirs, environ={
+        "SLIPWAY_HTTPS": "on", "SLIPWAY_PUBLIC_URL": "https://Slipway.Example.com",
+        "SLIPWAY_PORT": "80", "SLIPWAY_ACME_EMAIL": "ops@example.com",
+        "SLIPWAY_ACME_CA_BUNDLE": str(bundle), "SLIPWAY_DNS_RESOLVER": "127.0.0.1:8053"})
+    assert (config.https, config.plain_http_port, config.https_port) == (True, 80, 443)
+    assert config.dashboard_host == "slipway.example.com"
+    assert config.https_url("shop.example.com") == "https://shop.example.com"
+    assert config.acme_ca_bundle == bundle
+    assert config.dns_resolver == ("127.0.0.1", 8053)
+    assert parse_config(dirs, environ={"SLIPWAY_HTTPS": "on", "SLIPWAY_HTTPS_PORT": "8443",
+                                       "SLIPWAY_PUBLIC_URL": "https://a.example"}
+                        ).https_url("b.example") == "https://b.example:8443"
+
+
+@pytest.mark.parametrize(("env", "problem"), [
+    ({"SLIPWAY_HTTPS": "maybe"}, "SLIPWAY_HTTPS (--https) must be on or off"),
+    ({"SLIPWAY_HTTPS": "on"}, "SLIPWAY_PUBLIC_URL (--public-url) must be set with "
+                              "SLIPWAY_HTTPS=on"),
+    ({"SLIPWAY_HTTPS": "on", "SLIPWAY_PUBLIC_URL": "http://a.example"},
+     "must be an https:// URL with SLIPWAY_HTTPS=on"),
+    ({"SLIPWAY_HTTPS": "on", "SLIPWAY_PUBLIC_URL": "https://a.example", "SLIPWAY_PORT": "443"},
+     "SLIPWAY_HTTPS_PORT (--https-port) must differ from the plain-HTTP port 443"),
+    ({"SLIPWAY_ACME_EMAIL": "nobody"}, "SLIPWAY_ACME_EMAIL (--acme-email) must be an email"),
+    ({"SLIPWAY_ACME_CA_BUNDLE": "/no/such/ca.pem"}, "is not a readable file: /no/such/ca.pem"),
+    ({"SLIPWAY_DNS_RESOLVER": "dns.example"}, "must be a DNS server's IP address"),
+    ({"SLIPWAY_DNS_RESOLVER": "127.0.0.1:99999"}, "SLIPWAY_DNS_RESOLVER (--dns-resolver) must "
+                                                  "be a whole number"),
+])
+def test_https_settings_are_checked_with_one_clear_line(dirs, env, problem):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(dirs, environ=env)
+    assert problem in str(caught.value)

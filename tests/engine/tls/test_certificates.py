@@ -5,6 +5,7 @@ through pebble-challtestsrv), and what is issued is kept in PostgreSQL for resta
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from cryptography import x509
 from cryptography.x509 import verification
 
 from engine.tls.certificates import AcmeSettings, Certificates
+from engine.tls.renewals import renew_due
 from tests.support import pebble as pebble_support
 from tests.support.http import ApiClient
 
@@ -81,6 +83,31 @@ async def test_a_certificate_near_expiry_is_renewed(certificates, ca, db_url):
     assert renewed.not_after > soon + datetime.timedelta(days=30)
     _verify(ca, renewed.chain_pem, "docs.example.test")
     assert (await certificates.stored("docs.example.test")).chain_pem == renewed.chain_pem
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_due_certificates_are_renewed_ahead_of_any_visit_for_served_hosts_only(
+        certificates, db_url):
+    kept = await certificates.ensure("kept.example.test")
+    dropped = await certificates.ensure("dropped.example.test")
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=10)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE certificates SET not_after = %s", (soon,))
+
+    async def allowed(name: str) -> bool:
+        return name == "kept.example.test"
+
+    assert await renew_due(certificates, allowed) == 2
+    assert (await certificates.stored("kept.example.test")).chain_pem != kept.chain_pem
+    assert (await certificates.stored("dropped.example.test")).chain_pem == dropped.chain_pem
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_instances_asking_at_once_share_one_certificate(app_server, ca, db_url):
+    first, second = _certificates(app_server, ca), _certificates(app_server, ca)
+    a, b = await asyncio.gather(first.ensure("race.example.test"),
+                                second.ensure("race.example.test"))
+    assert a.chain_pem == b.chain_pem  # the second waited for the first's order
 
 
 @pytest.mark.gen_test(timeout=60)
