@@ -61,8 +61,11 @@ class BrowserUnavailable(Exception):
     """Playwright or Chromium is missing; the message says what to install."""
 
 
-async def launch_chromium() -> tuple[Playwright, Browser]:
-    """Start Playwright's driver and a headless Chromium; stop both with `close_chromium`."""
+async def launch_chromium(*, home: Path | None = None,
+                          resolve: str = "") -> tuple[Playwright, Browser]:
+    """Start Playwright's driver and a headless Chromium; stop both with `close_chromium`.
+    `home` is the browser's HOME (its NSS certificate store is `home/.pki/nssdb`);
+    `resolve` adds host resolver rules such as `MAP *.example.test 127.0.0.1`."""
     try:
         from playwright.async_api import async_playwright
     except ImportError:
@@ -72,8 +75,13 @@ async def launch_chromium() -> tuple[Playwright, Browser]:
         raise BrowserUnavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     playwright = await async_playwright().start()
     try:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                   args=CHROMIUM_ARGS)
+        args = CHROMIUM_ARGS
+        if resolve:
+            args = [a + f", {resolve}" if a.startswith("--host-resolver-rules=") else a
+                    for a in CHROMIUM_ARGS]
+        environment = {**os.environ, "HOME": str(home)} if home is not None else None
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=args,
+                                                   env=environment)
     except Exception:
         await playwright.stop()
         raise

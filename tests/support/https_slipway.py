@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.support.pebble import Pebble
-from tests.support.server_process import ServerProcess, free_port
+from tests.support.server_process import ROOT, ServerProcess, free_port
 
 DASHBOARD = "dashboard.example.test"
 DOMAIN = "sites.example.test"
@@ -56,8 +59,22 @@ class HttpsSlipway:
         return f"https://{DASHBOARD}:{self.https_port}"
 
     def start(self) -> None:
+        self.server = ServerProcess(self.workdir, port=self.http_port, env=self.environment())
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                if self.request("GET", DASHBOARD, "/api/health").status == 200:
+                    break
+            except OSError:
+                pass
+            if self.server.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"server did not come up:\n{self.server.output()}")
+            time.sleep(0.2)
+
+    def environment(self) -> dict[str, str]:
+        """The server's settings, as a user would export them."""
         host, port = self.pebble.dns_address.rsplit(":", 1)
-        self.server = ServerProcess(self.workdir, port=self.http_port, env={
+        return {
             "SLIPWAY_HTTPS": "on",
             "SLIPWAY_HTTPS_PORT": str(self.https_port),
             "SLIPWAY_PUBLIC_URL": self.dashboard_url,
@@ -70,17 +87,7 @@ class HttpsSlipway:
             "SLIPWAY_ACME_EMAIL": "ops@example.test",
             "SLIPWAY_DNS_RESOLVER": f"{host}:{port}",
             "DOCKER_HOST": f"unix://{self.workdir}/no-docker.sock",
-        })
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            try:
-                if self.request("GET", DASHBOARD, "/api/health").status == 200:
-                    break
-            except OSError:
-                pass
-            if self.server.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not come up:\n{self.server.output()}")
-            time.sleep(0.2)
+        }
 
     def stop(self) -> int:
         assert self.server is not None
@@ -139,10 +146,16 @@ class HttpsSlipway:
         assert answer.status == 200, answer.body
         self.token = answer.json()["token"]
 
-    def sign_in_link(self) -> str:
-        found = re.findall(r"(https://\S+/login#code=\S+)", self.output())
-        assert found, self.output()
-        return found[-1]
+    def fresh_sign_in_link(self) -> str:
+        """Another one-time link, from `server.py login-link` beside the running server."""
+        environment = {k: v for k, v in os.environ.items()
+                       if not k.startswith(("SLIPWAY_", "DATABASE_URL", "GITHUB_"))}
+        result = subprocess.run([sys.executable, str(ROOT / "server.py"), "login-link"],
+                                env={**environment, **self.environment()}, cwd=self.workdir,
+                                capture_output=True, text=True, timeout=60, check=True)
+        found = re.search(r"(https://\S+/login#code=\S+)", result.stdout)
+        assert found, result.stdout + result.stderr
+        return found[1]
 
 
 def subject_names(certificate: dict[str, Any]) -> list[str]:
