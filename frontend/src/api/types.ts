@@ -88,6 +88,26 @@ export interface Delivery {
   received_at: string;
 }
 
+export type DomainStatus = "pending" | "verified" | "active" | "failed";
+
+/** A custom domain of a project: proved by a TXT record, served once its DNS points here. */
+export interface Domain {
+  hostname: string;
+  /** pending: no TXT record yet; verified: proved, certificate on its way; active: served. */
+  status: DomainStatus;
+  verification: { type: "TXT"; name: string; value: string };
+  /** `<project>.<domain>`: what the domain's CNAME (or an apex's A/ALIAS record) points to. */
+  target: string;
+  /** null while HTTPS is off or no certificate has been asked for yet. */
+  certificate: { status: "pending" | "issued" | "failed"; expires_at: string | null } | null;
+  error: string | null;
+  /** Another of the project's domains this one answers with a 308 redirect to. */
+  redirect_to: string | null;
+  url: string;
+  created_at: string;
+  verified_at: string | null;
+}
+
 export interface GitHubRepo {
   name: string;
   full_name: string;

@@ -56,7 +56,8 @@ export function Time({ iso }: { iso: string | null }) {
   );
 }
 
-export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+/** `ariaLabel` names what is copied where several Copy buttons sit side by side. */
+export function CopyButton({ text, label = "Copy", ariaLabel }: { text: string; label?: string; ariaLabel?: string }) {
   const [copied, setCopied] = useState(false);
   const copy = async () => {
     try {
@@ -68,7 +69,7 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
     }
   };
   return (
-    <button type="button" class="button button-small" onClick={copy}>
+    <button type="button" class="button button-small" onClick={copy} aria-label={copied ? undefined : ariaLabel}>
       {copied ? "Copied" : label}
     </button>
   );

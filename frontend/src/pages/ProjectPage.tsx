@@ -11,6 +11,7 @@ import { useResource } from "../lib/useResource";
 import { BuildsPanel } from "./project/BuildsPanel";
 import { DeliveriesPanel } from "./project/DeliveriesPanel";
 import { DeploymentsPanel } from "./project/DeploymentsPanel";
+import { DomainsPanel } from "./project/DomainsPanel";
 import { EnvironmentPanel } from "./project/EnvironmentPanel";
 import { SettingsPanel } from "./project/SettingsPanel";
 import { useTitle } from "../lib/useTitle";
@@ -20,6 +21,7 @@ const TABS: [string, string][] = [
   ["overview", "Builds"],
   ["deployments", "Deployments"],
   ["environment", "Environment"],
+  ["domains", "Domains"],
   ["deliveries", "Webhooks"],
   ["settings", "Settings"],
 ];
@@ -119,6 +121,7 @@ export function ProjectPage({ id, tab }: { id: number; tab: string }) {
       {tab === "overview" && <BuildsPanel project={p} />}
       {tab === "deployments" && <DeploymentsPanel project={p} onChange={project.reload} />}
       {tab === "environment" && <EnvironmentPanel project={p} />}
+      {tab === "domains" && <DomainsPanel project={p} />}
       {tab === "deliveries" && <DeliveriesPanel project={p} />}
       {tab === "settings" && <SettingsPanel project={p} onSaved={(next) => project.setData(next)} />}
       {!TABS.some(([key]) => key === tab) && <Empty title="No such section" />}
