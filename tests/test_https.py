@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
@@ -24,10 +25,13 @@ SITE = f"demo.{DOMAIN}"
 def slipway(tmp_path, db_url):
     http_port = pebble_support.free_port()
     with pebble_support.running(tmp_path / "pebble", http_port=http_port) as pebble:
-        running = HttpsSlipway(tmp_path, db_url, pebble, http_port)
+        # GitHub sign-in configured (never reached: only the links it is given are checked).
+        running = HttpsSlipway(tmp_path, db_url, pebble, http_port, extra_env={
+            "GITHUB_CLIENT_ID": "Iv1.test", "GITHUB_CLIENT_SECRET": "not-a-real-secret",
+            "GITHUB_URL": "http://127.0.0.1:9", "GITHUB_API_URL": "http://127.0.0.1:9"})
         running.start()
         try:
-            running.sign_in()
+            running.token = _local_admin_token(running, db_url)
             repo = make_repo(tmp_path / "repo", {"index.html": "<p>demo</p>"})
             created = running.request("POST", DASHBOARD, "/api/projects",
                                       {"name": "demo", "repo_url": str(repo)})
@@ -39,6 +43,14 @@ def slipway(tmp_path, db_url):
         finally:
             if running.server is not None:
                 assert running.stop() == 0, running.output()
+
+
+def _local_admin_token(running, db_url) -> str:
+    """With GitHub sign-in configured no link is printed: `server.py login-link` makes one."""
+    code = running.fresh_sign_in_link().split("#code=", 1)[1]
+    answer = running.request("POST", DASHBOARD, "/api/auth/session", {"code": code})
+    assert answer.status == 200, answer.body
+    return answer.json()["token"]
 
 
 def _wait_for_domain(slipway, hostname, status, seconds=60):
@@ -83,6 +95,17 @@ def test_plain_http_redirects_to_https_keeping_path_query_and_port(slipway):
     # ACME's challenges are answered, not redirected (an unknown token is simply not found).
     assert slipway.plain(SITE, "/.well-known/acme-challenge/unknown").status == 404
     assert slipway.plain("bad host!", "/").status == 400
+
+
+def test_oauth_and_deploy_hook_links_follow_the_https_public_url(slipway):
+    login = slipway.request("GET", DASHBOARD, "/api/auth/github")
+    assert login.status == 302
+    callback = f"{slipway.dashboard_url}/api/auth/github/callback"
+    assert parse_qs(urlsplit(login.headers["Location"]).query)["redirect_uri"] == [callback]
+    assert "Secure" in login.headers["Set-Cookie"]
+    hook = slipway.request("POST", DASHBOARD,
+                           f"/api/projects/{slipway.project['id']}/deploy-hook")
+    assert hook.json()["url"].startswith(f"{slipway.dashboard_url}/api/hooks/")
 
 
 def test_a_custom_domain_is_verified_then_served_with_its_own_certificate(slipway):

@@ -44,8 +44,10 @@ class Answer:
 
 
 class HttpsSlipway:
-    def __init__(self, workdir: Path, db_url: str, pebble: Pebble, http_port: int) -> None:
+    def __init__(self, workdir: Path, db_url: str, pebble: Pebble, http_port: int,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
+        self.extra_env = extra_env or {}
         self.db_url = db_url
         self.pebble = pebble
         self.http_port = http_port
@@ -87,6 +89,7 @@ class HttpsSlipway:
             "SLIPWAY_ACME_EMAIL": "ops@example.test",
             "SLIPWAY_DNS_RESOLVER": f"{host}:{port}",
             "DOCKER_HOST": f"unix://{self.workdir}/no-docker.sock",
+            **self.extra_env,
         }
 
     def stop(self) -> int:
