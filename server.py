@@ -1,11 +1,14 @@
-"""Slipway's entry point: read the configuration, open the database, serve everything on one port.
+"""Slipway's entry point: read the configuration, open the database, serve everything on one port
+(two with HTTPS on).
 
     python server.py [--reload] [--port 8080] [...]     serve (every flag also reads its variable)
     python server.py login-link [...]                   print a fresh local sign-in link
     python server.py nginx-config [...]                 print an nginx config for the sites
 
 The Application below owns the shared resources and lists every route in the order requests are
-matched: deployed sites by Host first, then Socket.io, then the JSON API, then the dashboard.
+matched: ACME challenges, deployed sites by Host (custom domains included), then Socket.io, then
+the JSON API, then the dashboard. With SLIPWAY_HTTPS=on it is served on the HTTPS port, and the
+plain-HTTP port only answers ACME challenges and redirects to https (`plain_http_application`).
 """
 
 from __future__ import annotations
