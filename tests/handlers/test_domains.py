@@ -214,10 +214,16 @@ async def test_waiting_domains_are_checked_in_the_background(api, owner, project
 
 
 @pytest.mark.gen_test
-async def test_deleting_the_project_removes_its_domains(api, owner, project, db_url):
+async def test_deleting_the_project_removes_its_domains_and_their_certificates(
+        api, owner, project, db_url):
     await _add(api, owner, project, "www.shop.example")
+    with psycopg.connect(db_url, autocommit=True) as conn:  # as if it had been issued one
+        conn.execute("INSERT INTO certificates (hostname, status) VALUES "
+                     "('www.shop.example', 'pending'), ('other.example', 'pending')")
     deleted = await api.request("DELETE", f"/api/projects/{project['id']}",
                                 headers=owner.headers)
     assert deleted.status == 204
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM domains").fetchone()[0] == 0
+        assert conn.execute("SELECT hostname FROM certificates").fetchall() == [
+            ("other.example",)]
