@@ -6,7 +6,6 @@ from typing import Any
 
 from engine.domains.hostnames import normalized_hostname
 from engine.errors import NotFound, SlipwayError
-from engine.sites.site_paths import host_url
 from handlers.base import APIHandler, Field, authenticated, path_id
 from handlers.models import domain_model
 
@@ -18,9 +17,7 @@ _CHANGE = {"redirect_to": Field(str, required=True, nullable=True, max_length=25
 class _DomainHandler(APIHandler):
     def model(self, row: dict[str, Any]) -> dict[str, Any]:
         config = self.application.config
-        url = (config.https_url(row["hostname"]) if config.https
-               else host_url(config.public_url, row["hostname"]))
-        return domain_model(row, https=config.https, url=url,
+        return domain_model(row, https=config.https, url=self.application.origin(row["hostname"]),
                             target=f"{row['project_name']}.{config.domain}")
 
     @staticmethod
