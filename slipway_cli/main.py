@@ -1,0 +1,5 @@
+"""Entry point of the `slipway` console script."""
+
+
+def main() -> int:
+    return 0
