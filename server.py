@@ -40,6 +40,7 @@ from engine.config import Config, ConfigError, add_config_arguments, load_config
 from engine.containers.docker_engine import EngineStatus
 from engine.crypto import Keys
 from engine.deploys.deployer import Deployer
+from engine.deploys.uploads import Uploads
 from engine.domains.custom_domains import Domains
 from engine.domains.dns_txt import TxtLookup
 from engine.domains.served_domains import ServedDomains
@@ -136,6 +137,8 @@ class Slipway(tornado.web.Application):
         self.builds = BuildQueue(db.pool, runner, self.events,
                                  concurrency=config.build_concurrency,
                                  timeout=config.build_timeout)
+        self.uploads = Uploads(db.pool, self.events, config, self.deployer,
+                               announce=self.builds.announce)
         self.projects = Projects(db.pool, self.keys.box, self.github, config,
                                  enqueue=self.builds.enqueue, clear_cache=runner.clear_cache,
                                  stop_builds=self.builds.stop_project)
@@ -214,6 +217,7 @@ class Slipway(tornado.web.Application):
         custom domains reloaded and checked, certificates renewed ahead of need (HTTPS on)."""
         if builds:
             await self.builds.start()
+        await asyncio.get_running_loop().run_in_executor(None, self.uploads.remove_leftovers)
         await self.served_domains.refresh()
         loop = asyncio.get_running_loop()
         work = [self.served_domains.keep_fresh(), self.domains.keep_checking()]

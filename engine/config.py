@@ -75,6 +75,7 @@ class Config:
     node_default: int = 22
     keep_releases: int = 10
     max_output: int = 1024**3
+    max_upload: int = 500 * 1024**2  # an upload deploy's archive, and its files unpacked
     session_ttl: float = 24 * 3600.0
     docker_host: str = "unix:///var/run/docker.sock"
     https: bool = False
@@ -374,6 +375,8 @@ SETTINGS: tuple[Setting, ...] = (
             "releases kept on disk per project [10]"),
     Setting("max_output", "SLIPWAY_MAX_OUTPUT", "--max-output", _memory,
             "largest build output that is published [1g]"),
+    Setting("max_upload", "SLIPWAY_MAX_UPLOAD", "--max-upload", _memory,
+            "largest upload deploy, compressed and unpacked [500m]"),
     Setting("session_ttl", "SLIPWAY_SESSION_TTL", "--session-ttl", _duration,
             "how long a sign-in lasts [24h]"),
     Setting("docker_host", "DOCKER_HOST", "--docker-host", _docker_host,

@@ -153,3 +153,16 @@ async def project_secrets(conn: AsyncConnection, project_id: int) -> list[tuple[
         (project_id,),
     )
     return await cursor.fetchall()
+
+
+async def start_upload(conn: AsyncConnection, project_id: int, branch: str,
+                       preview: str | None) -> dict[str, Any]:
+    """An upload deploy's build row: already running (there is nothing to queue), so the
+    dispatcher never claims it, and a crash mid-publish marks it interrupted like any build."""
+    [build] = await _rows(
+        conn,
+        "INSERT INTO builds (project_id, trigger, branch, preview, status, started_at) "
+        "VALUES (%s, 'upload', %s, %s, 'running', now()) RETURNING *",
+        (project_id, branch, preview),
+    )
+    return build

@@ -72,7 +72,7 @@ class BuildQueue:
             interrupted = await fail_interrupted(conn)
         for build in interrupted:
             log.warning("build %s was interrupted by a restart", build["id"])
-            await self._announce(build)
+            await self.announce(build)
         self._task = asyncio.get_running_loop().create_task(self._dispatch())
 
     async def stop(self, grace_seconds: float = 15.0) -> None:
@@ -100,8 +100,8 @@ class BuildQueue:
                                       commit_author=commit_author, preview=preview)
             superseded = await supersede_queued(conn, project_id, branch, build["id"])
         for old in superseded:
-            await self._announce(old)
-        await self._announce(build)
+            await self.announce(old)
+        await self.announce(build)
         self._wake.set()
         return build
 
@@ -129,7 +129,7 @@ class BuildQueue:
             if build["status"] == "queued":
                 canceled = await cancel_queued(conn, build_id)
                 if canceled is not None:
-                    await self._announce(canceled)
+                    await self.announce(canceled)
                     return canceled
                 build = await get_build(conn, owner_id, build_id)
         control = self._running.get(build_id)
@@ -186,7 +186,7 @@ class BuildQueue:
         control = BuildControl(deadline=time.monotonic() + self.timeout,
                                project_id=build["project_id"])
         self._running[build["id"]] = control
-        await self._announce(build)
+        await self.announce(build)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, self.runner.run, build, control)
 
@@ -213,7 +213,7 @@ class BuildQueue:
         try:
             row = await self._record_outcome(build["id"], outcome)
             if row is not None:
-                await self._announce(row)
+                await self.announce(row)
         finally:
             self._running.pop(build["id"], None)
             self._wake.set()
@@ -233,7 +233,7 @@ class BuildQueue:
                 log.warning("build %s: waiting for the database to record its end", build_id)
                 await asyncio.sleep(RECORD_RETRY_SECONDS)
 
-    async def _announce(self, build: dict[str, Any]) -> None:
+    async def announce(self, build: dict[str, Any]) -> None:
         """Send the build's status to its owner's browsers."""
         owner = self._owners.get(build["project_id"])
         if owner is None:

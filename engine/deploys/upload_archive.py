@@ -1,0 +1,164 @@
+"""Unpacking an uploaded `.tar.gz` into a directory, refusing anything a hostile archive tries.
+
+An upload deploy (`slipway deploy dist`) is a stranger's archive, exactly as a repository is a
+stranger's code. It is read as a stream (`r|gz`: one pass, nothing seeks, the whole archive is
+never in memory) and every member is checked before a byte of it is written:
+
+- names are relative, without `..`, NUL or empty parts: `/etc/passwd` and `../../x` refuse the
+  archive instead of being rewritten, so what is published is what the user meant;
+- only directories, regular files and symbolic links whose target stays inside the archive;
+  hard links, devices, FIFOs and links out of it (absolute, or climbing past the root) refuse it;
+- nothing is written through a link: a member below a path that an earlier member made a
+  link is refused (the classic "link, then a file through it" escape);
+- the unpacked size is counted as bytes are written, not trusted from the headers, so a gzip
+  bomb stops at the limit; so does a flood of tiny files.
+
+Files are written 0644 and directories 0755 whatever the archive says, owned by Slipway.
+Everything here blocks: call it from an executor. On any refusal the caller deletes the
+directory, so a refused archive leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from engine.config import format_size
+
+MAX_FILES = 100_000
+MAX_NAME_BYTES = 4096
+_CHUNK = 1024 * 1024
+
+
+class RefusedArchive(Exception):
+    """The archive cannot be published; the message says why, naming the member."""
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    files: int
+    bytes: int
+
+
+def unpack_archive(source: BinaryIO, target: Path, max_bytes: int) -> Unpacked:
+    """Unpack the gzip-compressed tar `source` into the empty directory `target`."""
+    unpacker = _Unpacker(target, max_bytes)
+    try:
+        with tarfile.open(fileobj=source, mode="r|gz") as archive:
+            for member in archive:
+                unpacker.add(archive, member)
+    except (tarfile.TarError, zlib.error, EOFError) as exc:
+        raise RefusedArchive(f"the upload is not a readable .tar.gz archive ({exc})") from None
+    if unpacker.files == 0:
+        raise RefusedArchive("the archive holds no files")
+    return Unpacked(unpacker.files, unpacker.size)
+
+
+class _Unpacker:
+    def __init__(self, target: Path, max_bytes: int) -> None:
+        self.target = target
+        self.max_bytes = max_bytes
+        self.files = 0
+        self.size = 0
+        self._links: set[str] = set()  # archive paths made symbolic links
+        self._members = 0
+
+    def add(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        self._members += 1
+        if self._members > MAX_FILES:
+            raise RefusedArchive(f"the archive holds more than {MAX_FILES:,} entries")
+        name = _member_path(member.name)
+        if name is None:  # the root itself ("." or "./")
+            if not member.isdir():
+                raise RefusedArchive(f"{member.name!r}: the archive's root is not a directory")
+            return
+        self._refuse_below_link(name)
+        path = self.target / name
+        if member.isdir():
+            self._directory(name, path)
+        elif member.isfile():
+            self._file(archive, member, name, path)
+        elif member.issym():
+            self._symlink(member, name, path)
+        elif member.islnk():
+            raise RefusedArchive(f"{name}: hard links are not accepted; archive the file itself")
+        else:
+            raise RefusedArchive(f"{name}: devices, FIFOs and other special files are not "
+                                 "accepted")
+
+    def _refuse_below_link(self, name: str) -> None:
+        parts = name.split("/")
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in self._links:
+                raise RefusedArchive(f"{name}: is inside {'/'.join(parts[:depth])}, which the "
+                                     "archive made a symbolic link")
+
+    def _directory(self, name: str, path: Path) -> None:
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise RefusedArchive(f"{name}: the archive has it both as a directory and not")
+        self._parents(path)
+        path.mkdir(mode=0o755, exist_ok=True)
+
+    def _file(self, archive: tarfile.TarFile, member: tarfile.TarInfo, name: str,
+              path: Path) -> None:
+        self._parents(path)
+        if path.is_symlink() or path.is_dir():
+            raise RefusedArchive(f"{name}: the archive has it both as a file and not")
+        reader = archive.extractfile(member)
+        if reader is None:  # tarfile only says so for non-files
+            raise RefusedArchive(f"{name}: cannot be read")
+        # O_NOFOLLOW and O_EXCL after unlinking an earlier copy: never written through a link.
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as out:
+            while chunk := reader.read(_CHUNK):
+                self.size += len(chunk)
+                if self.size > self.max_bytes:
+                    raise RefusedArchive(f"the archive unpacks to more than "
+                                         f"{format_size(self.max_bytes)} (SLIPWAY_MAX_UPLOAD)")
+                out.write(chunk)
+        self.files += 1
+
+    def _symlink(self, member: tarfile.TarInfo, name: str, path: Path) -> None:
+        target = member.linkname
+        inside = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+        if (not target or "\0" in target or posixpath.isabs(target) or inside == ".."
+                or inside.startswith("../")):
+            raise RefusedArchive(f"{name}: links to {target!r}, outside the archive")
+        self._parents(path)
+        if path.is_dir() and not path.is_symlink():
+            raise RefusedArchive(f"{name}: the archive has it both as a directory and a link")
+        path.unlink(missing_ok=True)
+        os.symlink(target, path)
+        self._links.add(name)
+
+    def _parents(self, path: Path) -> None:
+        """Create the member's missing parent directories (archives may omit them)."""
+        parent = path.parent
+        missing = []
+        while parent != self.target and not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for directory in reversed(missing):
+            directory.mkdir(mode=0o755)
+        if not stat.S_ISDIR(os.lstat(path.parent).st_mode):
+            raise RefusedArchive(f"{path.relative_to(self.target)}: its parent is not a "
+                                 "directory in the archive")
+
+
+def _member_path(raw: str) -> str | None:
+    """The member's path relative to the root, None for the root, or a refusal."""
+    if "\0" in raw or len(raw.encode(errors="surrogateescape")) > MAX_NAME_BYTES:
+        raise RefusedArchive(f"{raw[:80]!r}: not a usable file name")
+    if raw.startswith("/"):
+        raise RefusedArchive(f"{raw}: absolute paths are not accepted")
+    parts = [part for part in raw.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise RefusedArchive(f"{raw}: paths with '..' are not accepted")
+    return "/".join(parts) or None

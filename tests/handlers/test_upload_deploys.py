@@ -1,0 +1,245 @@
+"""Upload deploys: `POST /api/projects/{id}/deployments` with a .tar.gz publishes it as a release
+exactly like a build's output, and a hostile archive is refused with nothing left behind."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+import tarfile
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from engine.deploys.upload_archive import unpack_archive
+from tests.support.accounts import sign_in_github_user
+from tests.support.app import start_app, stop_app
+from tests.support.archives import archive, file_entry, link_entry, site_archive, special_entry
+from tests.support.repos import make_repo
+
+GZIP = {"Content-Type": "application/gzip"}
+MAX_UPLOAD = 8 * 1024 * 1024
+
+
+@pytest.fixture
+def config(config):
+    return replace(config, max_upload=MAX_UPLOAD)
+
+
+@pytest.fixture
+def project(api, owner, io_loop, tmp_path):
+    repo = make_repo(tmp_path / "repo", {"index.html": "<p>from git</p>"})
+
+    async def create():
+        response = await api.post("/api/projects", headers=owner.headers, json_body={
+            "name": "site", "repo_url": str(repo)})
+        assert response.status == 201, response.body
+        return response.json()
+
+    return io_loop.run_sync(create)
+
+
+async def upload(api, owner, project, body: bytes, query: str = "", headers=None):
+    return await api.post(f"/api/projects/{project['id']}/deployments{query}", body=body,
+                          headers={**owner.headers, **GZIP, **(headers or {})})
+
+
+async def visit(api, host: str, path: str = "/"):
+    return await api.get(path, headers={"Host": host})
+
+
+def leftovers(config, db_url) -> dict[str, list]:
+    """What a refused upload must not leave: an upload build, a release, a work file."""
+    with psycopg.connect(db_url) as conn:
+        builds = conn.execute("SELECT id FROM builds WHERE trigger = 'upload'").fetchall()
+    releases = config.deployments_dir / "site" / "releases"
+    uploads = config.data_dir / "uploads"
+    return {"builds": builds,
+            "releases": sorted(p.name for p in releases.iterdir()) if releases.exists() else [],
+            "work files": sorted(p.name for p in uploads.iterdir()) if uploads.exists() else []}
+
+
+@pytest.mark.gen_test
+async def test_an_upload_goes_live_with_history_logs_and_an_immutable_url(
+        api, owner, project, config, db_url, app_server):
+    answer = await upload(api, owner, project, site_archive({
+        "index.html": "<h1>uploaded</h1>", "assets/app.js": "console.log(1)" * 200,
+        "about.html": "<p>about</p>"}))
+    assert answer.status == 201, answer.body
+    build, deployment = answer.json()["build"], answer.json()["deployment"]
+    assert (build["trigger"], build["status"]) == ("upload", "passed")
+    assert deployment["status"] == "live"
+    assert answer.json()["url"] == f"http://site.localhost:{app_server.port}"
+    assert deployment["url"] == f"http://{build['id']}--site.localhost:{app_server.port}"
+
+    page = await visit(api, "site.localhost")
+    assert (page.status, page.body) == (200, b"<h1>uploaded</h1>")
+    assert (await visit(api, "site.localhost", "/about")).body == b"<p>about</p>"
+    immutable = await visit(api, f"{build['id']}--site.localhost")
+    assert immutable.body == b"<h1>uploaded</h1>"
+
+    logs = (await api.get(f"/api/builds/{build['id']}/logs", headers=owner.headers)).json()
+    texts = [line["log"] for line in logs["lines"]]
+    assert any(t.startswith("Upload received: 3 files") for t in texts), texts
+    assert any(t.startswith("Published: http://site.") for t in texts), texts
+    history = (await api.get(f"/api/projects/{project['id']}/deployments",
+                             headers=owner.headers)).json()
+    assert [d["id"] for d in history] == [deployment["id"]]
+    assert leftovers(config, db_url)["work files"] == []
+
+
+@pytest.mark.gen_test
+async def test_a_second_upload_supersedes_the_first_and_rollback_brings_it_back(
+        api, owner, project):
+    first = (await upload(api, owner, project, site_archive({"index.html": "one"}))).json()
+    second = (await upload(api, owner, project, site_archive({"index.html": "two"}))).json()
+    assert (await visit(api, "site.localhost")).body == b"two"
+
+    rolled = await api.post(f"/api/deployments/{first['deployment']['id']}/rollback",
+                            headers=owner.headers)
+    assert rolled.status == 200, rolled.body
+    assert (await visit(api, "site.localhost")).body == b"one"
+    history = (await api.get(f"/api/projects/{project['id']}/deployments",
+                             headers=owner.headers)).json()
+    statuses = {d["id"]: d["status"] for d in history}
+    assert statuses == {first["deployment"]["id"]: "live",
+                        second["deployment"]["id"]: "rolled_back"}
+
+
+@pytest.mark.gen_test
+async def test_a_preview_upload_gets_its_branch_host_and_leaves_production_alone(
+        api, owner, project):
+    await upload(api, owner, project, site_archive({"index.html": "production"}))
+    answer = await upload(api, owner, project, site_archive({"index.html": "preview"}),
+                          query="?preview=feature/Login-Page")
+    assert answer.status == 201, answer.body
+    assert answer.json()["deployment"] is None
+    assert answer.json()["preview"] == "feature-login-page"
+    assert answer.json()["build"]["branch"] == "feature/Login-Page"
+    assert (await visit(api, "git-feature-login-page--site.localhost")).body == b"preview"
+    assert (await visit(api, "site.localhost")).body == b"production"
+
+
+@pytest.mark.gen_test
+async def test_an_upload_larger_than_an_api_body_streams_to_disk(api, owner, project):
+    # Well past the 1 MiB JSON body limit: the upload path never collects the body in memory.
+    noisy = random.Random(7).randbytes(5 * 1024 * 1024)  # gzip cannot shrink it
+    answer = await upload(api, owner, project, site_archive({"index.html": "big",
+                                                            "video.bin": noisy}))
+    assert answer.status == 201, answer.body
+    assert (await visit(api, "site.localhost", "/video.bin")).body == noisy
+
+
+def _bomb() -> bytes:
+    """A member that declares and holds 9 MiB of zeros (past the 8 MiB limit), sent as a
+    few KiB: the unpacked size is what counts."""
+    return archive([file_entry("index.html", "hi"), file_entry("zeros.bin", bytes(9 << 20))])
+
+
+HOSTILE = {
+    "an absolute path": lambda: archive([file_entry("/etc/cron.d/evil", "* * * * * root x")]),
+    "a path climbing out": lambda: archive([file_entry("../../../tmp/evil.html", "x")]),
+    "a path climbing out halfway": lambda: archive([file_entry("a/../../evil", "x")]),
+    "a link to an absolute path": lambda: archive([file_entry("index.html", "hi"),
+                                                   link_entry("key", "/etc/shadow")]),
+    "a link climbing out": lambda: archive([file_entry("index.html", "hi"),
+                                            link_entry("docs/up", "../../../root")]),
+    "a file written through a link": lambda: archive([link_entry("out", "."),
+                                                      link_entry("out2", "/tmp"),
+                                                      file_entry("out2/evil", "x")]),
+    "a file below an inside link": lambda: archive([file_entry("index.html", "hi"),
+                                                    link_entry("same", "."),
+                                                    file_entry("same/evil", "x")]),
+    "a hard link": lambda: archive([file_entry("index.html", "hi"),
+                                    link_entry("passwd", "/etc/passwd", tarfile.LNKTYPE)]),
+    "a character device": lambda: archive([special_entry("null", tarfile.CHRTYPE)]),
+    "a block device": lambda: archive([special_entry("disk", tarfile.BLKTYPE)]),
+    "a FIFO": lambda: archive([special_entry("pipe", tarfile.FIFOTYPE)]),
+    "a gzip bomb": _bomb,
+    "not gzip at all": lambda: b"<html>this is not an archive</html>",
+    "gzip but not tar": lambda: gzip.compress(b"plain text, no tar headers here" * 100),
+    "a truncated archive": lambda: site_archive({
+        "index.html": random.Random(1).randbytes(50_000)})[:30_000],
+    "no files": lambda: archive([]),
+}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("kind", list(HOSTILE))
+async def test_a_hostile_archive_is_refused_and_leaves_nothing_behind(
+        api, owner, project, config, db_url, kind, tmp_path):
+    answer = await upload(api, owner, project, HOSTILE[kind]())
+    assert answer.status == 400, (answer.status, answer.body)
+    error = answer.json()["error"]
+    assert error["code"] == "validation_failed" and error["message"]
+    assert leftovers(config, db_url) == {"builds": [], "releases": [], "work files": []}
+    assert not (tmp_path / "evil.html").exists()
+
+
+@pytest.mark.gen_test
+async def test_refusals_before_the_body_is_read(api, owner, project, app_server, io_loop):
+    body = site_archive({"index.html": "x"})
+    path = f"/api/projects/{project['id']}/deployments"
+
+    unsigned = await api.post(path, body=body, headers=GZIP)
+    assert unsigned.status == 401
+    wrong_type = await api.post(path, body=body, headers={**owner.headers,
+                                                          "Content-Type": "application/json"})
+    assert wrong_type.status == 415
+    assert "application/gzip" in wrong_type.json()["error"]["message"]
+    missing = await api.post("/api/projects/999999/deployments", body=body,
+                             headers={**owner.headers, **GZIP})
+    assert missing.status == 404
+    empty = await api.post(path, body=b"", headers={**owner.headers, **GZIP})
+    assert empty.status == 400
+    too_big = await api.post(path, body=b"\x1f\x8b" + b"\0" * (MAX_UPLOAD + 10),
+                             headers={**owner.headers, **GZIP})
+    assert too_big.status == 413
+    assert "SLIPWAY_MAX_UPLOAD" in too_big.json()["error"]["message"]
+
+
+@pytest.mark.gen_test
+async def test_another_users_project_is_a_404(api, owner, project, app_server):
+    stranger = await sign_in_github_user(app_server, api, 4242, "mallory")
+    answer = await api.post(f"/api/projects/{project['id']}/deployments",
+                            body=site_archive({"index.html": "defaced"}),
+                            headers={**stranger.headers, **GZIP})
+    assert answer.status == 404
+    assert (await visit(api, "site.localhost")).status == 404  # nothing was published
+
+
+def test_a_restart_clears_what_an_interrupted_upload_left(config, io_loop):
+    work = config.data_dir / "uploads"
+    work.mkdir(parents=True)
+    (work / "0123.tar.gz").write_bytes(b"half an upload")
+    (work / "0123.files").mkdir()
+    (work / "0123.files" / "index.html").write_text("half")
+    running = start_app(config, io_loop)
+    try:
+        assert not work.exists() or list(work.iterdir()) == []
+    finally:
+        stop_app(running, io_loop)
+
+
+def test_the_archive_is_read_as_a_stream():
+    # tarfile's stream mode never seeks: the archive could come straight off the socket.
+    class NoSeek(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            chunk = self._data.read(len(buffer))
+            buffer[:len(chunk)] = chunk
+            return len(chunk)
+
+    with tempfile.TemporaryDirectory() as target:
+        result = unpack_archive(NoSeek(site_archive({"a/b/c.html": "deep", "index.html": "x"})),
+                                Path(target), 1 << 20)
+        assert (result.files, (Path(target) / "a/b/c.html").read_text()) == (2, "deep")
+
