@@ -162,6 +162,14 @@ def _memory(raw: str) -> int:
     return value
 
 
+def readable_size(size: int) -> str:
+    """1.2 MB, 340.0 KB, 12 bytes: a size for people reading a log, not a setting."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
 def format_size(value: int) -> str:
     """A size as the settings are written (2g, 512m), for messages naming a limit."""
     for unit, size in (("g", 1024**3), ("m", 1024**2), ("k", 1024)):

@@ -22,7 +22,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from engine.builds.build_log import BuildLog
-from engine.config import Config
+from engine.config import Config, readable_size
 from engine.deploys.deployer import Deployer
 from engine.deploys.previews import branch_slug
 from engine.deploys.upload_archive import RefusedArchive, Unpacked, unpack_archive
@@ -136,11 +136,3 @@ def _checked_branch(raw: str) -> str:
         raise Invalid(f"preview must be a branch name of 1 to {MAX_BRANCH} characters",
                       field="preview")
     return branch
-
-
-def readable_size(size: int) -> str:
-    """1.2 MB, 340 KB, 12 bytes: for people reading a log, not a setting."""
-    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"

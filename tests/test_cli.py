@@ -1,0 +1,209 @@
+"""The `slipway` command end to end, as a CI job runs it: a real process against a running
+Slipway over HTTP and Socket.io, configured by `slipway login` or by SLIPWAY_URL/SLIPWAY_TOKEN,
+its exit code and output checked as a CI script would check them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.accounts import sign_in_local_admin
+from tests.support.browser import node_site_files
+from tests.support.repos import commit_files, make_repo
+
+CLI_SECONDS = 60
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+class Cli:
+    """Runs `python -m slipway_cli` (what the `slipway` script runs) in its own HOME."""
+
+    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+        self.home, self.env = home, env or {}
+
+    async def __call__(self, *args: str, stdin: str | None = None, **env: str) -> Ran:
+        environ = {"PATH": os.environ["PATH"], "HOME": str(self.home), "NO_COLOR": "1",
+                   **self.env, **env}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "slipway_cli", *args, env=environ,
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(
+            process.communicate(stdin.encode() if stdin is not None else None), CLI_SECONDS)
+        return Ran(process.returncode, out.decode(), err.decode())
+
+
+@pytest.fixture
+def owner(app_server, api, io_loop):
+    return io_loop.run_sync(lambda: sign_in_local_admin(app_server, api))
+
+
+@pytest.fixture
+def project(api, owner, io_loop, tmp_path):
+    repo = make_repo(tmp_path / "repo", {"index.html": "<p>from git</p>"})
+
+    async def create():
+        response = await api.post("/api/projects", headers=owner.headers, json_body={
+            "name": "blog", "repo_url": str(repo)})
+        assert response.status == 201, response.body
+        return response.json()
+
+    return io_loop.run_sync(create)
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    """A built site, as `npm run build` leaves it in dist/."""
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<h1>from CI</h1>")
+    (dist / "assets" / "app.js").write_text("console.log('hi')")
+    (dist / ".env").write_text("API_KEY=never-sent")
+    (dist / "leak").symlink_to("/etc/hostname")
+    return dist
+
+
+@pytest.fixture
+def cli(tmp_path, app_server, owner) -> Cli:
+    """Configured as CI would be: the two variables, no file."""
+    return Cli(tmp_path / "home", {"SLIPWAY_URL": app_server.url, "SLIPWAY_TOKEN": owner.token})
+
+
+async def visit(api, host: str, path: str = "/"):
+    return await api.get(path, headers={"Host": host})
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_deploy_a_directory_prints_the_url_and_it_is_live(cli, site, project, api,
+                                                                app_server):
+    ran = await cli("deploy", str(site), "--project", "blog")
+    assert ran.code == 0, ran.err
+    assert ran.out.strip() == f"http://blog.localhost:{app_server.port}"
+    assert "Packed 2 files" in ran.err
+    assert "left out: leak -> /etc/hostname" in ran.err
+    assert (await visit(api, "blog.localhost")).body == b"<h1>from CI</h1>"
+    # Neither was sent: the link's path falls back to the single-page app's index.html.
+    assert b"never-sent" not in (await visit(api, "blog.localhost", "/.env")).body
+    assert (await visit(api, "blog.localhost", "/leak")).body == b"<h1>from CI</h1>"
+
+    listed = await cli("builds", "--project", "blog", "--json")
+    builds = json.loads(listed.out)
+    assert builds[0]["trigger"] == "upload" and builds[0]["status"] == "passed"
+    logged = await cli("logs", str(builds[0]["id"]))
+    assert logged.code == 0 and "Upload received: 2 files" in logged.out
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_json_output_then_rollback_by_deployment_id(cli, site, project, api):
+    first = json.loads((await cli("deploy", str(site), "-p", "blog", "--json")).out)
+    (site / "index.html").write_text("<h1>second</h1>")
+    second = await cli("deploy", str(site), "-p", "blog", "--json")
+    assert json.loads(second.out)["deployment"]["status"] == "live"
+    assert (await visit(api, "blog.localhost")).body == b"<h1>second</h1>"
+
+    rolled = await cli("rollback", str(first["deployment"]["id"]))
+    assert rolled.code == 0, rolled.err
+    assert (await visit(api, "blog.localhost")).body == b"<h1>from CI</h1>"
+    history = json.loads((await cli("deployments", "-p", "blog", "--json")).out)
+    assert [d["status"] for d in history] == ["rolled_back", "live"]
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_preview_deploy_leaves_production_alone(cli, site, project, api):
+    await cli("deploy", str(site), "-p", "blog")
+    (site / "index.html").write_text("<h1>preview</h1>")
+    ran = await cli("deploy", str(site), "-p", "blog", "--preview", "feature-x")
+    assert ran.code == 0, ran.err
+    assert ran.out.strip().startswith("http://git-feature-x--blog.localhost:")
+    assert (await visit(api, "git-feature-x--blog.localhost")).body == b"<h1>preview</h1>"
+    assert (await visit(api, "blog.localhost")).body == b"<h1>from CI</h1>"
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_login_saves_the_token_privately_and_logout_forgets_it(
+        tmp_path, app_server, owner, site, project, api):
+    cli = Cli(tmp_path / "home")
+    ran = await cli("login", "--url", app_server.url, "--token", owner.token)
+    assert ran.code == 0, ran.err
+    saved = tmp_path / "home" / ".config" / "slipway" / "config.json"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert json.loads(saved.read_text()) == {"url": app_server.url, "token": owner.token}
+
+    assert (await cli("deploy", str(site), "-p", "blog")).code == 0
+    assert (await cli("logout")).code == 0
+    signed_out = await cli("deploy", str(site), "-p", "blog")
+    assert signed_out.code == 2
+    assert "slipway login" in signed_out.err
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_wrong_token_is_refused_and_nothing_is_saved(tmp_path, app_server):
+    cli = Cli(tmp_path / "home")
+    ran = await cli("login", "--url", app_server.url, "--token", "slw_not-a-real-token")
+    assert ran.code == 1
+    assert "invalid" in ran.err and "nothing was saved" in ran.err
+    assert not (tmp_path / "home" / ".config" / "slipway").exists()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_exit_codes_tell_ci_what_happened(cli, site, project, tmp_path):
+    assert (await cli("deploy", str(site), "-p", "no-such-project")).code == 1
+    assert (await cli("deploy", str(tmp_path / "missing"), "-p", "blog")).code == 2
+    assert (await cli("deploy", str(site))).code == 2  # no --project
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = await cli("deploy", str(empty), "-p", "blog")
+    assert nothing.code == 1 and "holds no files" in nothing.err
+    unreachable = await cli("builds", "-p", "blog", SLIPWAY_URL="http://127.0.0.1:9")
+    assert unreachable.code == 1 and "cannot reach Slipway" in unreachable.err
+    assert "Traceback" not in unreachable.err + nothing.err
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_env_set_reads_the_value_from_stdin_and_never_prints_it(cli, project):
+    ran = await cli("env", "set", "API_TOKEN", "-p", "blog", stdin="hunter2-value\n")
+    assert ran.code == 0, ran.err
+    listed = await cli("env", "list", "-p", "blog", "--json")
+    assert [s["name"] for s in json.loads(listed.out)] == ["API_TOKEN"]
+    assert "hunter2" not in listed.out + ran.out + ran.err
+    assert (await cli("env", "unset", "API_TOKEN", "-p", "blog")).code == 0
+    assert json.loads((await cli("env", "list", "-p", "blog", "--json")).out) == []
+
+
+@pytest.mark.gen_test(timeout=300)
+async def test_build_follow_streams_every_line_once_and_exits_with_the_result(
+        builds, tmp_path):
+    session = await builds()
+    files = node_site_files("followed", log_lines=15, delay_ms=120)
+    repo = make_repo(tmp_path / "node-site", files)
+    project = await session.project(repo, name="live")
+    await session.finished(project["latest_build"]["id"], seconds=120)
+    cli = Cli(tmp_path / "home", {"SLIPWAY_URL": session.running.url,
+                                  "SLIPWAY_TOKEN": session.owner.token})
+
+    ran = await cli("build", "-p", "live", "--follow")
+    assert ran.code == 0, ran.err
+    pages = [line for line in ran.out.splitlines() if line.startswith("building page")]
+    assert pages == [f"building page {n} of 15" for n in range(1, 16)]
+    assert "wrote dist/index.html" in ran.out
+    assert "passed" in ran.err
+
+    files["build.js"] = "console.log('about to fail'); process.exit(3);\n"
+    commit_files(repo, files, "break it")
+    failed = await cli("build", "-p", "live", "--follow")
+    assert failed.code == 1
+    assert "about to fail" in failed.out and "failed" in failed.err
