@@ -9,6 +9,7 @@ const TRIGGERS: Record<string, string> = {
   manual: "Manual",
   rollback: "Rollback",
   hook: "Deploy hook",
+  upload: "Upload",
   redeliver: "Redelivery",
 };
 
@@ -23,7 +24,8 @@ export function BuildRow({ build }: { build: Build }) {
         {build.preview && <span class="tag" title="Preview branch">Preview · {build.branch}</span>}
       </div>
       <div class="build-commit">
-        <span class="commit-message">{firstLine(build.commit_message) || <span class="muted">No commit message</span>}</span>
+        <span class="commit-message">{firstLine(build.commit_message) ||
+          <span class="muted">{build.trigger === "upload" ? "Uploaded files (slipway deploy)" : "No commit message"}</span>}</span>
         <span class="muted">
           <code>{shortSha(build.commit_sha)}</code> · {build.branch}
           {build.commit_author && <> · {build.commit_author}</>}
