@@ -90,6 +90,7 @@ def deployment_model(deployment: dict[str, Any], project_id: int | None = None) 
         "id": deployment["id"],
         "project_id": deployment.get("project_id", project_id),
         "build_id": deployment["build_id"],
+        "trigger": deployment.get("trigger"),
         "status": deployment["status"],
         "url": deployment["url"],
         "created_at": iso_time(deployment["created_at"]),

@@ -25,7 +25,8 @@ async def record_live(conn: AsyncConnection, project_id: int, build_id: int, url
     [deployment] = await _rows(
         conn,
         "INSERT INTO deployments (project_id, build_id, status, url) "
-        "VALUES (%s, %s, 'live', %s) RETURNING *",
+        "VALUES (%s, %s, 'live', %s) "
+        "RETURNING *, (SELECT trigger FROM builds WHERE builds.id = build_id) AS trigger",
         (project_id, build_id, url),
     )
     await conn.execute("UPDATE projects SET production_url = %s, updated_at = now() "
@@ -37,8 +38,10 @@ async def make_live_again(conn: AsyncConnection, deployment: dict[str, Any]) -> 
     """Roll back to `deployment`: the current live one becomes rolled_back. In a transaction."""
     await conn.execute("UPDATE deployments SET status = 'rolled_back' "
                        "WHERE project_id = %s AND status = 'live'", (deployment["project_id"],))
-    [row] = await _rows(conn, "UPDATE deployments SET status = 'live' WHERE id = %s RETURNING *",
-                        (deployment["id"],))
+    [row] = await _rows(
+        conn, "UPDATE deployments SET status = 'live' WHERE id = %s "
+        "RETURNING *, (SELECT trigger FROM builds WHERE builds.id = build_id) AS trigger",
+        (deployment["id"],))
     return row
 
 
@@ -46,7 +49,7 @@ async def get_deployment(conn: AsyncConnection, owner_id: int,
                          deployment_id: int) -> dict[str, Any] | None:
     rows = await _rows(
         conn,
-        "SELECT d.*, p.name AS project_name, b.branch, b.commit_sha "
+        "SELECT d.*, p.name AS project_name, b.branch, b.commit_sha, b.trigger "
         "FROM deployments d JOIN projects p ON p.id = d.project_id "
         "JOIN builds b ON b.id = d.build_id WHERE d.id = %s AND p.owner_id = %s",
         (deployment_id, owner_id),
@@ -58,6 +61,7 @@ async def list_deployments(conn: AsyncConnection, project_id: int, before: int |
                            limit: int) -> list[dict[str, Any]]:
     return await _rows(
         conn,
-        "SELECT * FROM deployments WHERE project_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
+        "SELECT d.*, b.trigger FROM deployments d JOIN builds b ON b.id = d.build_id "
+        "WHERE d.project_id = %s AND d.id < %s ORDER BY d.id DESC LIMIT %s",
         (project_id, before if before is not None else 2**63 - 1, limit),
     )

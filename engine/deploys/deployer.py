@@ -28,7 +28,7 @@ from engine.deploys.releases import (
     publish_release,
     release_dir,
 )
-from engine.errors import NotFound
+from engine.errors import Conflict, NotFound
 from engine.events import EventEmitter
 from engine.sites.site_paths import site_url
 from sql.deployments import get_deployment, make_live_again, record_live
@@ -99,6 +99,9 @@ class Deployer:
             return "deployment", target
         sites, name = self.config.deployments_dir, target["project_name"]
         if not release_dir(sites, name, target["build_id"]).is_dir():
+            if target["trigger"] == "upload":  # no commit to rebuild it from
+                raise Conflict(f"the files of deployment {deployment_id} were pruned "
+                               "(SLIPWAY_KEEP_RELEASES): deploy them again")
             build = await self.enqueue(target["project_id"], trigger="rollback",
                                        branch=target["branch"], commit_sha=target["commit_sha"])
             return "build", build

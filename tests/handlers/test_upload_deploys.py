@@ -26,7 +26,7 @@ MAX_UPLOAD = 8 * 1024 * 1024
 
 @pytest.fixture
 def config(config):
-    return replace(config, max_upload=MAX_UPLOAD)
+    return replace(config, max_upload=MAX_UPLOAD, keep_releases=2)
 
 
 @pytest.fixture
@@ -107,6 +107,22 @@ async def test_a_second_upload_supersedes_the_first_and_rollback_brings_it_back(
     statuses = {d["id"]: d["status"] for d in history}
     assert statuses == {first["deployment"]["id"]: "live",
                         second["deployment"]["id"]: "rolled_back"}
+    assert {d["trigger"] for d in history} == {"upload"}
+
+
+@pytest.mark.gen_test
+async def test_a_pruned_upload_cannot_be_rebuilt_so_rollback_says_so(api, owner, project,
+                                                                     app_server):
+    first = (await upload(api, owner, project, site_archive({"index.html": "one"}))).json()
+    for text in ("two", "three"):
+        await upload(api, owner, project, site_archive({"index.html": text}))
+    await app_server.app.deployer.idle()  # pruning runs after going live; keep_releases=2
+
+    rolled = await api.post(f"/api/deployments/{first['deployment']['id']}/rollback",
+                            headers=owner.headers)
+    assert rolled.status == 409
+    assert "deploy them again" in rolled.json()["error"]["message"]
+    assert (await visit(api, "site.localhost")).body == b"three"
 
 
 @pytest.mark.gen_test

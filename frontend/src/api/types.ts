@@ -35,6 +35,8 @@ export interface Deployment {
   id: number;
   project_id: number;
   build_id: number;
+  /** The build's trigger: `upload` for files sent with `slipway deploy`. */
+  trigger: string | null;
   status: DeploymentStatus;
   url: string;
   created_at: string;

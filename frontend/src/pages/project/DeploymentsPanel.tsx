@@ -65,6 +65,7 @@ export function DeploymentsPanel({ project, onChange }: { project: Project; onCh
                     #{deployment.build_id}
                   </Link>
                   <Badge tone={STATUS[deployment.status][0]}>{STATUS[deployment.status][1]}</Badge>
+                  {deployment.trigger === "upload" && <span class="tag" title="Files sent with slipway deploy">Upload</span>}
                 </div>
                 <div class="build-commit">
                   <ExternalLink href={deployment.url} />
