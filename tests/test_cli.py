@@ -8,12 +8,14 @@ import asyncio
 import json
 import os
 import stat
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from engine import __version__
 from tests.support.accounts import sign_in_local_admin
 from tests.support.browser import node_site_files
 from tests.support.repos import commit_files, make_repo
@@ -207,3 +209,14 @@ async def test_build_follow_streams_every_line_once_and_exits_with_the_result(
     failed = await cli("build", "-p", "live", "--follow")
     assert failed.code == 1
     assert "about to fail" in failed.out and "failed" in failed.err
+
+
+def test_the_console_script_is_installed_with_the_package():
+    # What `pip install` puts on PATH: the entry point named in pyproject.toml.
+    script = Path(sys.executable).parent / "slipway"
+    ran = subprocess.run([str(script), "--version"], capture_output=True, text=True,
+                         timeout=CLI_SECONDS, check=False)
+    assert (ran.returncode, ran.stdout.strip()) == (0, f"slipway, version {__version__}")
+    usage = subprocess.run([str(script), "deploy", "--nope"], capture_output=True, text=True,
+                           timeout=CLI_SECONDS, check=False)
+    assert usage.returncode == 2 and "No such option" in usage.stderr
