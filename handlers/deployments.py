@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.accounts.scopes import DEPLOY
 from engine.ownership import require_owned_project
 from handlers.base import APIHandler, authenticated, path_id
 from handlers.models import build_model, deployment_model
@@ -25,7 +26,7 @@ class RollbackHandler(APIHandler):
     """`POST /api/deployments/{id}/rollback`: live again at once (200), or, when its release
     was pruned, a rebuild of its commit is queued (202)."""
 
-    @authenticated
+    @authenticated(scope=DEPLOY)
     async def post(self, deployment_id: str) -> None:
         kind, row = await self.application.deployer.rollback(self.current_user["id"],
                                                              path_id(deployment_id))
