@@ -32,8 +32,9 @@ import tornado.web
 from tornado.routing import PathMatches, Rule
 
 from engine import __version__
+from engine.accounts.api_tokens import ApiTokens
+from engine.accounts.credentials import authenticate_bearer
 from engine.accounts.login_codes import LOCAL_CODE_TTL_SECONDS, local_sign_in_link
-from engine.accounts.sessions import authenticate
 from engine.builds.build_queue import BuildQueue
 from engine.builds.build_runner import BuildRunner
 from engine.config import Config, ConfigError, add_config_arguments, load_config
@@ -93,6 +94,7 @@ from handlers.realtime import SocketEmitter, create_socket_server
 from handlers.secrets import SecretHandler, SecretsHandler
 from handlers.sites import SiteHostMatcher, SiteServer
 from handlers.strict_transport import StrictTransportSecurity
+from handlers.tokens import TokenHandler, TokensHandler
 from handlers.webhooks import DeliveriesHandler, GitHubWebhookHandler, RedeliverHandler
 from sql.database import Database, DatabaseUnavailable
 
@@ -121,7 +123,7 @@ class Slipway(tornado.web.Application):
         self.github = GitHubClient(config.github_url, config.github_api_url,
                                    config.github_client_id, config.github_client_secret)
         self.sio: socketio.AsyncServer = create_socket_server(
-            config.public_url, lambda token: authenticate(db.pool, self.keys.jwt, token))
+            config.public_url, lambda token: authenticate_bearer(db.pool, self.keys.jwt, token))
         loop = tornado.ioloop.IOLoop.current().asyncio_loop
         self.events = SocketEmitter(self.sio, loop)
         # The deployer queues rebuilds (a rollback to a pruned release) and the queue's runner
@@ -143,6 +145,7 @@ class Slipway(tornado.web.Application):
                                  enqueue=self.builds.enqueue, clear_cache=runner.clear_cache,
                                  stop_builds=self.builds.stop_project)
         self.secrets = Secrets(db.pool, self.keys.box)
+        self.api_tokens = ApiTokens(db.pool)
         self.deliveries = GitHubDeliveries(db.pool, self.keys.box, config,
                                            enqueue=self.builds.enqueue)
         self.deploy_hooks = DeployHooks(db.pool, config.public_url,
@@ -174,6 +177,8 @@ class Slipway(tornado.web.Application):
             (r"/api/auth/session", SessionHandler),
             (r"/api/auth/logout", LogoutHandler),
             (r"/api/me", MeHandler),
+            (r"/api/tokens", TokensHandler),
+            (r"/api/tokens/([0-9]+)", TokenHandler),
             (r"/api/github/repos", GitHubReposHandler),
             (r"/api/projects", ProjectsHandler),
             (project, ProjectHandler),

@@ -13,6 +13,7 @@ import logging
 import secrets
 
 from engine.accounts.login_codes import issue_login_code, redeem
+from engine.accounts.scopes import SESSION
 from engine.accounts.sessions import issue_session_token
 from engine.github.client import GitHubRejected, GitHubUnavailable
 from handlers.base import APIError, APIHandler, Field, authenticated
@@ -112,9 +113,12 @@ class SessionHandler(APIHandler):
 
 
 class LogoutHandler(APIHandler):
-    """`POST /api/auth/logout`: revoke every session of the user, everywhere."""
+    """`POST /api/auth/logout`: revoke every session of the user, everywhere.
 
-    @authenticated
+    Sessions only: an API token answers 403 `session_required`, so a CI token (that may well
+    leak) cannot sign its owner out everywhere; a token is revoked by deleting it."""
+
+    @authenticated(scope=SESSION)
     async def post(self) -> None:
         app = self.application
         async with app.db.pool.connection() as conn:

@@ -21,7 +21,8 @@ from typing import Any
 
 import tornado.web
 
-from engine.accounts.sessions import authenticate
+from engine.accounts.credentials import Credential, authenticate_bearer
+from engine.accounts.scopes import ADMIN, READ, SESSION, TOKEN_SCOPES
 from engine.errors import Conflict, Invalid, NotFound, Refused, SlipwayError, Unavailable
 from sql.database import OUTAGE_ERRORS, describe_error
 
@@ -103,6 +104,7 @@ class APIHandler(tornado.web.RequestHandler):
     """Base of every `/api/...` handler."""
 
     max_body_bytes = DEFAULT_MAX_BODY_BYTES
+    credential: Credential | None = None  # set by `authenticate`
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -161,16 +163,33 @@ class APIHandler(tornado.web.RequestHandler):
                            field=name)
         return int(raw)
 
-    async def authenticate(self) -> dict[str, Any]:
-        """The user named by the request's Bearer token, or a 401."""
+    async def authenticate(self, scope: str | None = None) -> dict[str, Any]:
+        """The user named by the request's Bearer credential (a session JWT or an `slw_` API
+        token), or a 401; a 403 when the credential lacks `scope` (default: READ for GET and
+        HEAD, ADMIN for anything else). The credential is kept in `self.credential`."""
         scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise APIError(401, "sign-in required: send Authorization: Bearer <token>")
         app = self.application
-        user = await authenticate(app.db.pool, app.keys.jwt, token.strip())
-        if user is None:
-            raise APIError(401, "the session token is invalid, expired or revoked")
-        return user
+        credential = await authenticate_bearer(app.db.pool, app.keys.jwt, token.strip())
+        if credential is None:
+            raise APIError(401, "the session or API token is invalid, expired or revoked")
+        self.credential = credential
+        self.require_scope(scope or default_scope(self.request.method))
+        return credential.user
+
+    def require_scope(self, scope: str) -> None:
+        """A 403 unless the request's credential allows `scope`."""
+        credential = self.credential
+        if credential is None or credential.allows(scope):
+            return
+        action = f"{self.request.method} {self.request.path}"
+        if scope == SESSION:
+            raise APIError(403, f"{action} needs a sign-in session, not an API token; "
+                                "an API token is revoked with DELETE /api/tokens/{id}",
+                           code="session_required")
+        raise APIError(403, f"this token's scopes ({', '.join(credential.scopes)}) do not "
+                            f"allow {action}; it needs {scope}", code="insufficient_scope")
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         # Engine errors carry no HTTP status; this is the one place they get theirs.
@@ -256,14 +275,38 @@ def path_id(value: str) -> int:
     return int(value)
 
 
+def default_scope(method: str) -> str:
+    """The scope a handler method needs unless it declares one: reading is `read`,
+    everything else (changing settings, secrets, tokens, deleting) is `admin`."""
+    return READ if method in ("GET", "HEAD") else ADMIN
+
+
 def authenticated(
-    method: Callable[..., Awaitable[None]],
-) -> Callable[..., Awaitable[None]]:
-    """Run the handler method only for a signed-in user, available as `self.current_user`."""
+    method: Callable[..., Awaitable[None]] | None = None, *, scope: str | None = None,
+) -> Any:
+    """Run the handler method only for a signed-in user, available as `self.current_user`
+    (and the credential, session or API token, as `self.credential`).
+
+    Sign-in sessions hold every scope; personal access tokens only those they were created
+    with (`admin` includes `deploy`, which includes `read`). What a method needs:
+
+        @authenticated                   GET/HEAD need "read", any other method "admin"
+        @authenticated(scope="deploy")   deploying: queue or cancel a build, upload a
+                                         deployment, roll back (a `deploy` token may)
+        @authenticated(scope="admin")    say so explicitly where a GET must be admin-only
+        @authenticated(scope="session")  sign-in sessions only (logout): every token gets 403
+
+    A credential without the scope gets 403 `insufficient_scope` (or `session_required`);
+    the method never runs.
+    """
+    if scope is not None and scope not in (*TOKEN_SCOPES, SESSION):
+        raise ValueError(f"unknown scope {scope!r}")
+    if method is None:
+        return functools.partial(authenticated, scope=scope)
 
     @functools.wraps(method)
     async def wrapper(self: APIHandler, *args: Any, **kwargs: Any) -> None:
-        self.current_user = await self.authenticate()
+        self.current_user = await self.authenticate(scope)
         await method(self, *args, **kwargs)
 
     return wrapper

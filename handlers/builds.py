@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from engine.accounts.scopes import DEPLOY
 from engine.errors import Invalid
 from engine.ownership import require_owned_project
 from handlers.base import APIError, APIHandler, Field, authenticated, path_id
@@ -19,7 +20,7 @@ MAX_LOG_PAGE = 5000
 class ProjectBuildsHandler(APIHandler):
     """`POST /api/projects/{id}/builds` (202) and `GET` (history, newest first)."""
 
-    @authenticated
+    @authenticated(scope=DEPLOY)
     async def post(self, project_id: str) -> None:
         body = self.read_json({"commit": Field(str, max_length=64)}) if self.body.strip() else {}
         commit = body.get("commit")
@@ -75,7 +76,7 @@ class BuildLogsHandler(BuildHandler):
 class BuildCancelHandler(APIHandler):
     """`POST /api/builds/{id}/cancel`: stop a queued or running build."""
 
-    @authenticated
+    @authenticated(scope=DEPLOY)
     async def post(self, build_id: str) -> None:
         build = await self.application.builds.cancel(self.current_user["id"], path_id(build_id))
         self.write_json({"build": build_model(build)}, 202)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from engine.accounts.scopes import DEPLOY
 from engine.config import format_size
 from engine.ownership import require_owned_project
 from handlers.base import APIError, APIHandler, authenticated, path_id
@@ -36,7 +37,7 @@ class ProjectDeploymentsHandler(APIHandler):
             await super().prepare()
             return
         limit = self.application.config.max_upload
-        self.current_user = await self.authenticate()
+        self.current_user = await self.authenticate(DEPLOY)
         uploads = self.application.uploads
         await uploads.check_project(self.current_user["id"], path_id(self.path_args[0]))
         kind = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -112,7 +113,7 @@ class RollbackHandler(APIHandler):
     """`POST /api/deployments/{id}/rollback`: live again at once (200), or, when its release
     was pruned, a rebuild of its commit is queued (202)."""
 
-    @authenticated
+    @authenticated(scope=DEPLOY)
     async def post(self, deployment_id: str) -> None:
         kind, row = await self.application.deployer.rollback(self.current_user["id"],
                                                              path_id(deployment_id))

@@ -160,3 +160,15 @@ def domain_model(domain: dict[str, Any], *, https: bool, url: str,
         "created_at": iso_time(domain["created_at"]),
         "verified_at": iso_time(domain["verified_at"]),
     }
+
+
+def api_token_model(token: dict[str, Any]) -> dict[str, Any]:
+    """A personal access token; `token` (its value) is present only in the answer that
+    created it."""
+    model = {"id": token["id"], "name": token["name"], "scopes": list(token["scopes"]),
+             "prefix": token["prefix"], "created_at": iso_time(token["created_at"]),
+             "last_used_at": iso_time(token["last_used_at"]),
+             "expires_at": iso_time(token["expires_at"])}
+    if "token" in token:
+        model["token"] = token["token"]
+    return model

@@ -1,6 +1,7 @@
 """Socket.io: authenticated connections, one room per user, and the engine's event emitter.
 
-A client connects with `auth: {token}`; a missing, invalid or revoked token is refused at the
+A client connects with `auth: {token}`, a session JWT or a personal access token of any scope
+(events are reading); a missing, invalid, expired or revoked one is refused at the
 handshake, so an unauthenticated socket never joins a room. Each socket joins the room of its
 user, and every event goes to one user's room only. Cross-origin connections are accepted only
 from the dashboard's public origin.
@@ -18,9 +19,11 @@ from urllib.parse import urlsplit
 
 import socketio
 
+from engine.accounts.credentials import Credential
+
 log = logging.getLogger(__name__)
 
-Authenticator = Callable[[str], Awaitable[dict[str, Any] | None]]
+Authenticator = Callable[[str], Awaitable[Credential | None]]
 
 
 class JsonOnlyPacket(socketio.packet.Packet):
@@ -49,12 +52,13 @@ def create_socket_server(public_url: str, authenticate: Authenticator) -> socket
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
-        user = await authenticate(token) if isinstance(token, str) and token else None
-        if user is None:
+        credential = await authenticate(token) if isinstance(token, str) and token else None
+        if credential is None:
             raise socketio.exceptions.ConnectionRefusedError(
                 "unauthorized: a valid session token is required")
-        await sio.save_session(sid, {"user_id": user["id"]})
-        await sio.enter_room(sid, user_room(user["id"]))
+        user_id = credential.user["id"]
+        await sio.save_session(sid, {"user_id": user_id, "token_id": credential.token_id})
+        await sio.enter_room(sid, user_room(user_id))
 
     return sio
 
@@ -64,6 +68,15 @@ async def disconnect_user(sio: socketio.AsyncServer, user_id: int) -> None:
     sids = [sid for sid, _ in sio.manager.get_participants("/", user_room(user_id))]
     for sid in sids:
         await sio.disconnect(sid)
+
+
+async def disconnect_token(sio: socketio.AsyncServer, user_id: int, token_id: int) -> None:
+    """Close the sockets a revoked API token opened (its owner's other sockets stay)."""
+    sids = [sid for sid, _ in sio.manager.get_participants("/", user_room(user_id))]
+    for sid in sids:
+        session = await sio.get_session(sid)
+        if session.get("token_id") == token_id:
+            await sio.disconnect(sid)
 
 
 class SocketEmitter:

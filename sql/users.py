@@ -17,6 +17,7 @@ _PUBLIC_COLUMNS = """
     access_token_ciphertext IS NOT NULL AS github_linked
 """
 
+PUBLIC_COLUMNS = _PUBLIC_COLUMNS  # for queries that return a user beside other rows
 LOCAL_ADMIN_NAME = "admin"
 
 

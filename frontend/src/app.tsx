@@ -14,6 +14,7 @@ import { NewProjectPage } from "./pages/NewProjectPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { ProjectPage } from "./pages/ProjectPage";
 import { ProjectsPage } from "./pages/ProjectsPage";
+import { TokensPage } from "./pages/TokensPage";
 
 function useSession(): { token: string | null; user: User | null } {
   const [session, setSession] = useState(() => ({ token: getToken(), user: getUser() }));
@@ -41,6 +42,7 @@ export function App() {
           <Route path="/new" component={NewProjectPage} />
           <Route path="/projects/:id/:tab?">{(params) => <ProjectPage id={Number(params.id)} tab={params.tab ?? "overview"} />}</Route>
           <Route path="/builds/:id">{(params) => <BuildPage id={Number(params.id)} />}</Route>
+          <Route path="/account/tokens" component={TokensPage} />
           <Route>{() => <NotFoundPage />}</Route>
         </Switch>
       </main>
@@ -117,6 +119,9 @@ function Header({ user }: { user: User | null }) {
                 Signed in as <strong>{user?.username}</strong>
                 {user?.is_local_admin && <span class="muted"> (local administrator)</span>}
               </p>
+              <Link href="/account/tokens" role="menuitem" class="menu-item" onClick={() => setMenuOpen(false)}>
+                API tokens
+              </Link>
               <button type="button" role="menuitem" class="menu-item" onClick={signOut}>
                 Sign out
               </button>

@@ -142,3 +142,17 @@ export const FRAMEWORKS: Record<string, string> = {
   eleventy: "Eleventy",
   static: "Plain static HTML",
 };
+
+export type TokenScope = "read" | "deploy" | "admin";
+
+/** A personal access token; `token` (its value) only in the answer that created it. */
+export interface ApiToken {
+  id: number;
+  name: string;
+  scopes: TokenScope[];
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  token?: string;
+}
