@@ -220,3 +220,57 @@ def test_the_console_script_is_installed_with_the_package():
     usage = subprocess.run([str(script), "deploy", "--nope"], capture_output=True, text=True,
                            timeout=CLI_SECONDS, check=False)
     assert usage.returncode == 2 and "No such option" in usage.stderr
+
+
+async def new_token(api, owner, *scopes: str) -> dict:
+    created = await api.post("/api/tokens", headers=owner.headers,
+                             json_body={"name": f"ci {' '.join(scopes)}", "scopes": list(scopes)})
+    assert created.status == 201, created.body
+    return created.json()
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_each_token_scope_allows_what_it_says_and_a_revoked_token_is_refused(
+        tmp_path, app_server, api, owner, site, project):
+    read, deploy, admin = [await new_token(api, owner, scope)
+                           for scope in ("read", "deploy", "admin")]
+
+    def as_(token: dict) -> Cli:
+        return Cli(tmp_path / "home", {"SLIPWAY_URL": app_server.url,
+                                       "SLIPWAY_TOKEN": token["token"]})
+
+    assert (await as_(read)("builds", "-p", "blog")).code == 0
+    refused = await as_(read)("deploy", str(site), "-p", "blog")
+    assert refused.code == 1 and "it needs deploy" in refused.err
+    assert (await visit(api, "blog.localhost")).status == 404  # nothing went live
+
+    deployed = await as_(deploy)("deploy", str(site), "-p", "blog", "--json")
+    assert deployed.code == 0, deployed.err
+    first = json.loads(deployed.out)["deployment"]["id"]
+    assert (await as_(deploy)("deploy", str(site), "-p", "blog")).code == 0
+    assert (await as_(deploy)("rollback", str(first))).code == 0
+    secret = await as_(deploy)("env", "set", "KEY", "value", "-p", "blog")
+    assert secret.code == 1 and "it needs admin" in secret.err
+    assert (await as_(admin)("env", "set", "KEY", "value", "-p", "blog")).code == 0
+
+    revoked = await api.request("DELETE", f"/api/tokens/{deploy['id']}", headers=owner.headers)
+    assert revoked.status == 204
+    after = await as_(deploy)("deploy", str(site), "-p", "blog")
+    assert after.code == 1 and "revoked" in after.err
+    login = await Cli(tmp_path / "other")("login", "--url", app_server.url,
+                                          "--token", deploy["token"])
+    assert login.code == 1
+
+
+@pytest.mark.gen_test(timeout=300)
+async def test_logs_follow_works_with_an_api_token(builds, tmp_path):
+    session = await builds()
+    repo = make_repo(tmp_path / "node-site", node_site_files("token", log_lines=5, delay_ms=50))
+    project = await session.project(repo, name="tokened")
+    token = await new_token(session.api, session.owner, "read")
+    cli = Cli(tmp_path / "home", {"SLIPWAY_URL": session.running.url,
+                                  "SLIPWAY_TOKEN": token["token"]})
+    ran = await cli("logs", str(project["latest_build"]["id"]), "--follow")
+    assert ran.code == 0, ran.err
+    assert [line for line in ran.out.splitlines() if line.startswith("building page")] == [
+        f"building page {n} of 5" for n in range(1, 6)]
