@@ -249,7 +249,7 @@ class Slipway(tornado.web.Application):
             await self.domains.close()
             await self.builds.stop()
             await self.events.idle()  # the last builds' notifications queued, sent next start
-            self.notification_worker.close()
+            await self.notification_worker.close()
             await self.sio.shutdown()
         finally:
             await self.db.close()

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS: tuple[float, ...] = (10, 60, 300, 1800, 7200)
 TIMEOUT_SECONDS = 10.0
 LEASE_SECONDS = 60.0  # well past a send's timeout
-BATCH = 20
+MAX_IN_FLIGHT = 50  # deliveries being sent at once by one instance
 POLL_SECONDS = 15.0  # how often to look for deliveries other instances queued
 MAX_ERROR_LENGTH = 300
 
@@ -46,6 +46,7 @@ class DeliveryWorker:
         self.pool, self.box = pool, box
         self.retry_delays, self.timeout = tuple(retry_delays), timeout
         self._wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
         # The local administrator may notify any address; everyone else's deliveries connect
         # only to public addresses, checked as the connection is made.
         self._any_address = AsyncHTTPClient(force_instance=True)
@@ -71,20 +72,36 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     async def deliver_due(self) -> float:
-        """Send every due delivery; the seconds until the next one is due (at most a poll)."""
-        while True:
+        """Start sending every due delivery, each in a task of its own (a target that hangs
+        for its whole timeout holds up no other); the seconds until the next one is due (at
+        most a poll)."""
+        while len(self._in_flight) < MAX_IN_FLIGHT:
             async with self.pool.connection() as conn:
-                claimed = await claim_due(conn, BATCH, LEASE_SECONDS)
+                claimed = await claim_due(conn, MAX_IN_FLIGHT - len(self._in_flight),
+                                          LEASE_SECONDS)
             if not claimed:
                 break
-            await asyncio.gather(*(self._attempt(delivery) for delivery in claimed))
+            for delivery in claimed:
+                task = asyncio.get_running_loop().create_task(self._attempt(delivery))
+                self._in_flight.add(task)
+                task.add_done_callback(self._sent)
         async with self.pool.connection() as conn:
             due_in = await seconds_until_due(conn)
         return POLL_SECONDS if due_in is None else min(due_in, POLL_SECONDS)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Stop sending: a delivery cut off here is sent again once its lease runs out."""
+        for task in list(self._in_flight):
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
         self._any_address.close()
         self._public_only.close()
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a notification delivery was not recorded: %s", task.exception())
+        self._wake.set()  # room for another, and a retry may now be due soonest
 
     async def _attempt(self, delivery: dict[str, Any]) -> None:
         status, error = await self._send(delivery)

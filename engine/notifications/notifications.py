@@ -71,7 +71,7 @@ class Notifications:
     async def update(self, owner: dict[str, Any], project_id: int, notification_id: int,
                      body: dict[str, Any]) -> dict[str, Any]:
         """Change url, events or format. Switching to json makes a secret, returned once;
-        switching away forgets it."""
+        switching away forgets it. The full URL is in the answer only if it was changed."""
         async with self.pool.connection() as conn:
             current = await self._owned(conn, owner["id"], project_id, notification_id)
         url = check_url(body["url"]) if "url" in body else current["url"]
@@ -85,8 +85,9 @@ class Notifications:
             secret = None
             if (format == "json") != current["signed"]:
                 secret = await self._keep_secret(conn, notification_id, format == "json")
-        answer = {**row, "signed": format == "json"}
-        return {**answer, "secret": secret, "full_url": url} if secret else answer
+        # What the request itself named may be shown back; a URL it left alone may not.
+        answer = {**row, "signed": format == "json", "secret": secret}
+        return {**answer, "full_url": url} if "url" in body else answer
 
     async def delete(self, owner_id: int, project_id: int, notification_id: int) -> None:
         async with self.pool.connection() as conn:
@@ -154,7 +155,9 @@ class Notifications:
                  deployment: dict[str, Any] | None) -> Message:
         build = None
         if context["build_id"] is not None:
-            build = {"id": context["build_id"], "status": context["status"],
+            # A deployment goes live just before its build is recorded as passed.
+            status = "passed" if event == "deploy_succeeded" else context["status"]
+            build = {"id": context["build_id"], "status": status,
                      "branch": context["branch"], "commit_sha": context["commit_sha"],
                      "trigger": context["trigger"], "error": context["error"]}
         page = (f"{self.public_url}/builds/{build['id']}" if build
