@@ -222,11 +222,11 @@ function NotificationRow({ project, notification, onRemove }: { project: Project
         {notification.events.map(eventLabel).join(", ")} · added <Time iso={notification.created_at} />
       </p>
       <ErrorNote>{testError}</ErrorNote>
-      <details class="dns" open={Boolean(log?.length)}>
-        <summary>Deliveries</summary>
-        {!log && <ErrorNote error={deliveries.error} />}
-        {log && !log.length && <p class="hint">Nothing sent yet. “Send test” sends a test message now.</p>}
-        {log && log.length > 0 && (
+      {!log && <ErrorNote error={deliveries.error} />}
+      {log && !log.length && <p class="hint">Nothing sent yet. “Send test” sends a test message now.</p>}
+      {log && log.length > 0 && (
+        <details class="dns" open>
+          <summary>Deliveries</summary>
           <div class="dns-scroll">
             <table class="dns-records" data-testid="notification-deliveries">
               <caption class="visually-hidden">Deliveries to {notification.url}, newest first</caption>
@@ -254,8 +254,8 @@ function NotificationRow({ project, notification, onRemove }: { project: Project
               </tbody>
             </table>
           </div>
-        )}
-      </details>
+        </details>
+      )}
     </li>
   );
 }
