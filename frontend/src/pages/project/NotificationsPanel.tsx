@@ -8,7 +8,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage } from "../../api/client";
 import type { Notification, NotificationDelivery, NotificationEvent, NotificationFormat, Project } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { Badge, CopyButton, Empty, ErrorNote, Spinner, Time } from "../../components/ui";
+import { Badge, CopyButton, Empty, ErrorNote, RowActions, Spinner, Time } from "../../components/ui";
 import { DELIVERY_STATUS, deliveryOutcome, EVENTS, eventLabel, FORMATS, formatLabel, formProblem, hasPending, toggleEvent } from "../../lib/notifications";
 import { useResource } from "../../lib/useResource";
 
@@ -209,14 +209,7 @@ function NotificationRow({ project, notification, onRemove }: { project: Project
           </h3>
           <span class="tag">{formatLabel(notification.format)}</span>
         </div>
-        <div class="row-actions">
-          <button type="button" class="button button-small" onClick={sendTest} disabled={testing} aria-describedby={titleId}>
-            {testing ? "Sending…" : "Send test"}
-          </button>
-          <button type="button" class="button button-small button-danger-quiet" onClick={onRemove} aria-describedby={titleId}>
-            Remove
-          </button>
-        </div>
+        <RowActions label="Send test" busyLabel="Sending…" busy={testing} onAction={sendTest} onRemove={onRemove} describedBy={titleId} />
       </div>
       <p class="muted">
         {notification.events.map(eventLabel).join(", ")} · added <Time iso={notification.created_at} />
