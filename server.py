@@ -229,7 +229,8 @@ class Slipway(tornado.web.Application):
 
     async def start(self, *, builds: bool = True) -> None:
         """Start the build queue (tests may leave builds queued) and the background work:
-        custom domains reloaded and checked, certificates renewed ahead of need (HTTPS on)."""
+        custom domains reloaded and checked, notifications delivered, certificates renewed ahead of
+        need (HTTPS on)."""
         if builds:
             await self.builds.start()
         await self.served_domains.refresh()
