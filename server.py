@@ -48,6 +48,9 @@ from engine.domains.served_domains import ServedDomains
 from engine.github.client import GitHubClient
 from engine.github.commit_statuses import CommitStatuses
 from engine.github.webhooks import GitHubDeliveries
+from engine.notifications.delivery_worker import DeliveryWorker
+from engine.notifications.event_observer import NotifyingEmitter
+from engine.notifications.notifications import Notifications
 from engine.projects.deploy_hooks import DeployHooks
 from engine.projects.projects import Projects
 from engine.projects.secrets import Secrets
@@ -89,6 +92,12 @@ from handlers.health import HealthHandler
 from handlers.http_server import SlipwayHTTPServer
 from handlers.https_redirect import HTTPSRedirectHandler
 from handlers.https_server import HTTPSServer
+from handlers.notifications import (
+    NotificationDeliveriesHandler,
+    NotificationHandler,
+    NotificationsHandler,
+    NotificationTestHandler,
+)
 from handlers.projects import ProjectHandler, ProjectsHandler
 from handlers.realtime import SocketEmitter, create_socket_server
 from handlers.secrets import SecretHandler, SecretsHandler
@@ -125,7 +134,12 @@ class Slipway(tornado.web.Application):
         self.sio: socketio.AsyncServer = create_socket_server(
             config.public_url, lambda token: authenticate_bearer(db.pool, self.keys.jwt, token))
         loop = tornado.ioloop.IOLoop.current().asyncio_loop
-        self.events = SocketEmitter(self.sio, loop)
+        # Notifications observe the engine's events on their way to the browsers.
+        self.notification_worker = DeliveryWorker(db.pool, self.keys.box)
+        self.notifications = Notifications(db.pool, self.keys.box, config.public_url,
+                                           wake=self.notification_worker.wake)
+        self.events = NotifyingEmitter(SocketEmitter(self.sio, loop),
+                                       self.notifications.notify, loop)
         # The deployer queues rebuilds (a rollback to a pruned release) and the queue's runner
         # deploys: the queue is looked up when needed, so construction order does not matter.
         self.deployer = Deployer(db.pool, self.events, config,
@@ -192,6 +206,10 @@ class Slipway(tornado.web.Application):
             (project + r"/domains", DomainsHandler),
             (domain, DomainHandler),
             (domain + r"/verify", DomainVerifyHandler),
+            (project + r"/notifications", NotificationsHandler),
+            (project + r"/notifications/([0-9]+)", NotificationHandler),
+            (project + r"/notifications/([0-9]+)/deliveries", NotificationDeliveriesHandler),
+            (project + r"/notifications/([0-9]+)/test", NotificationTestHandler),
             (r"/api/builds/([0-9]+)", BuildHandler),
             (r"/api/builds/([0-9]+)/logs", BuildLogsHandler),
             (r"/api/builds/([0-9]+)/cancel", BuildCancelHandler),
@@ -219,13 +237,15 @@ class Slipway(tornado.web.Application):
 
     async def start(self, *, builds: bool = True) -> None:
         """Start the build queue (tests may leave builds queued) and the background work:
-        custom domains reloaded and checked, certificates renewed ahead of need (HTTPS on)."""
+        custom domains reloaded and checked, notifications delivered, certificates renewed ahead of
+        need (HTTPS on)."""
         if builds:
             await self.builds.start()
         await asyncio.get_running_loop().run_in_executor(None, self.uploads.remove_leftovers)
         await self.served_domains.refresh()
         loop = asyncio.get_running_loop()
-        work = [self.served_domains.keep_fresh(), self.domains.keep_checking()]
+        work = [self.served_domains.keep_fresh(), self.domains.keep_checking(),
+                self.notification_worker.run()]
         if self.config.https:
             work.append(keep_renewing(self.certificates, self.certificate_policy.allowed))
         self._background = [loop.create_task(job) for job in work]
@@ -238,6 +258,8 @@ class Slipway(tornado.web.Application):
             await asyncio.gather(*self._background, return_exceptions=True)
             await self.domains.close()
             await self.builds.stop()
+            await self.events.idle()  # the last builds' notifications queued, sent next start
+            await self.notification_worker.close()
             await self.sio.shutdown()
         finally:
             await self.db.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from engine.notifications.targets import display_url
 from engine.times import iso_time
 
 
@@ -172,3 +173,30 @@ def api_token_model(token: dict[str, Any]) -> dict[str, Any]:
     if "token" in token:
         model["token"] = token["token"]
     return model
+
+
+def notification_model(notification: dict[str, Any]) -> dict[str, Any]:
+    """A notification. Its full `url` and its signing `secret` are in the answer that set them
+    only: chat webhook URLs are credentials, so later answers show a shortened `url`."""
+    model = {
+        "id": notification["id"], "project_id": notification["project_id"],
+        "url": notification.get("full_url") or display_url(notification["url"]),
+        "events": list(notification["events"]), "format": notification["format"],
+        "signed": notification["signed"], "created_at": iso_time(notification["created_at"]),
+    }
+    if notification.get("secret"):
+        model["secret"] = notification["secret"]
+    return model
+
+
+def notification_delivery_model(delivery: dict[str, Any]) -> dict[str, Any]:
+    """One delivery of a notification, as its log shows it (never the body sent)."""
+    return {
+        "id": delivery["id"], "notification_id": delivery["notification_id"],
+        "event": delivery["event"], "status": delivery["status"],
+        "attempts": delivery["attempts"], "response_status": delivery["response_status"],
+        "error": delivery["last_error"], "created_at": iso_time(delivery["created_at"]),
+        "next_attempt_at": (iso_time(delivery["next_attempt_at"])
+                            if delivery["status"] == "pending" else None),
+        "delivered_at": iso_time(delivery["delivered_at"]),
+    }

@@ -70,8 +70,10 @@ def address_problem(address: str) -> str | None:
     return None
 
 
-def check_public(url: str, trusted: Iterable[str]) -> PinnedHost | None:
-    """The URL's host resolved and checked, or None when the host is trusted.
+def check_public(url: str, trusted: Iterable[str], *,
+                 what: str = "a repository URL") -> PinnedHost | None:
+    """The URL's host resolved and checked, or None when the host is trusted. `what` names
+    the kind of URL in the refusal (notifications check theirs here too).
 
     Blocking (DNS): call from a worker thread or an executor. Raises AddressRefused."""
     parts = urlsplit(url)
@@ -91,5 +93,5 @@ def check_public(url: str, trusted: Iterable[str]) -> PinnedHost | None:
         problem = address_problem(address)
         if problem:
             raise AddressRefused(f"the host {host} resolves to {problem} ({address}), which "
-                                 "a repository URL may not name")
+                                 f"{what} may not name")
     return PinnedHost(host, port, addresses)

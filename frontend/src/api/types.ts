@@ -156,3 +156,32 @@ export interface ApiToken {
   expires_at: string | null;
   token?: string;
 }
+
+export type NotificationEvent = "deploy_succeeded" | "deploy_failed" | "build_started";
+export type NotificationFormat = "json" | "slack" | "discord";
+
+/** A URL told about a project's builds. `url` is shortened after creation (chat webhook URLs
+ *  are credentials); `secret` (format json) is present only in the answer that made it. */
+export interface Notification {
+  id: number;
+  project_id: number;
+  url: string;
+  events: NotificationEvent[];
+  format: NotificationFormat;
+  signed: boolean;
+  created_at: string;
+  secret?: string;
+}
+
+export interface NotificationDelivery {
+  id: number;
+  notification_id: number;
+  event: NotificationEvent | "test";
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  response_status: number | null;
+  error: string | null;
+  created_at: string;
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+}

@@ -91,3 +91,31 @@ export function shortSha(sha: string | null): string {
 export function firstLine(text: string | null): string {
   return (text ?? "").split("\n", 1)[0];
 }
+
+/** A row's two buttons: its own action (with the words shown while it runs) and Remove. */
+export function RowActions({
+  label,
+  busyLabel,
+  busy,
+  onAction,
+  onRemove,
+  describedBy,
+}: {
+  label: string;
+  busyLabel: string;
+  busy: boolean;
+  onAction: () => void;
+  onRemove: () => void;
+  describedBy: string;
+}) {
+  return (
+    <div class="row-actions">
+      <button type="button" class="button button-small" onClick={onAction} disabled={busy} aria-describedby={describedBy}>
+        {busy ? busyLabel : label}
+      </button>
+      <button type="button" class="button button-small button-danger-quiet" onClick={onRemove} aria-describedby={describedBy}>
+        Remove
+      </button>
+    </div>
+  );
+}

@@ -13,6 +13,7 @@ import { DeliveriesPanel } from "./project/DeliveriesPanel";
 import { DeploymentsPanel } from "./project/DeploymentsPanel";
 import { DomainsPanel } from "./project/DomainsPanel";
 import { EnvironmentPanel } from "./project/EnvironmentPanel";
+import { NotificationsPanel } from "./project/NotificationsPanel";
 import { SettingsPanel } from "./project/SettingsPanel";
 import { useTitle } from "../lib/useTitle";
 import { NotFoundPage } from "./NotFoundPage";
@@ -23,6 +24,7 @@ const TABS: [string, string][] = [
   ["environment", "Environment"],
   ["domains", "Domains"],
   ["deliveries", "Webhooks"],
+  ["notifications", "Notifications"],
   ["settings", "Settings"],
 ];
 
@@ -123,6 +125,7 @@ export function ProjectPage({ id, tab }: { id: number; tab: string }) {
       {tab === "environment" && <EnvironmentPanel project={p} />}
       {tab === "domains" && <DomainsPanel project={p} />}
       {tab === "deliveries" && <DeliveriesPanel project={p} />}
+      {tab === "notifications" && <NotificationsPanel project={p} />}
       {tab === "settings" && <SettingsPanel project={p} onSaved={(next) => project.setData(next)} />}
       {!TABS.some(([key]) => key === tab) && <Empty title="No such section" />}
     </div>

@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, errorMessage } from "../../api/client";
 import type { Domain, Project } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { Badge, CopyButton, Empty, ErrorNote, ExternalLink, Spinner, Time } from "../../components/ui";
+import { Badge, CopyButton, Empty, ErrorNote, ExternalLink, RowActions, Spinner, Time } from "../../components/ui";
 import {
   certificateText,
   checkOutcome,
@@ -255,14 +255,7 @@ function DomainRow({
           </Badge>
           {domain.redirect_to && <span class="tag">308 to {domain.redirect_to}</span>}
         </div>
-        <div class="row-actions">
-          <button type="button" class="button button-small" onClick={check} disabled={checking} aria-describedby={titleId}>
-            {checking ? "Checking…" : "Check now"}
-          </button>
-          <button type="button" class="button button-small button-danger-quiet" onClick={onRemove} aria-describedby={titleId}>
-            Remove
-          </button>
-        </div>
+        <RowActions label="Check now" busyLabel="Checking…" busy={checking} onAction={check} onRemove={onRemove} describedBy={titleId} />
       </div>
       <div class="domain-state">
         <p class="muted">
