@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import random
 import tarfile
 import tempfile
@@ -18,6 +19,7 @@ from engine.deploys.upload_archive import unpack_archive
 from tests.support.accounts import sign_in_github_user
 from tests.support.app import start_app, stop_app
 from tests.support.archives import archive, file_entry, link_entry, site_archive, special_entry
+from tests.support.receiver import Receiver
 from tests.support.repos import make_repo
 
 GZIP = {"Content-Type": "application/gzip"}
@@ -259,3 +261,22 @@ def test_the_archive_is_read_as_a_stream():
                                 Path(target), 1 << 20)
         assert (result.files, (Path(target) / "a/b/c.html").read_text()) == (2, "deep")
 
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_an_upload_notifies_like_a_build(api, owner, project, io_loop):
+    receiver = Receiver()
+    try:
+        added = await api.post(f"/api/projects/{project['id']}/notifications",
+                               headers=owner.headers, json_body={
+                                   "url": receiver.url, "format": "json",
+                                   "events": ["build_started", "deploy_succeeded"]})
+        assert added.status == 201, added.body
+        build = (await upload(api, owner, project, site_archive({"index.html": "x"}))).json()
+        requests = await receiver.received(2)
+        payloads = [json.loads(r.body) for r in requests]
+        assert [p["event"] for p in payloads] == ["build_started", "deploy_succeeded"]
+        assert all(p["build"]["trigger"] == "upload" for p in payloads)
+        assert payloads[1]["deployment"]["id"] == build["deployment"]["id"]
+    finally:
+        await receiver.close()
