@@ -97,8 +97,10 @@ def deployment_model(deployment: dict[str, Any], project_id: int | None = None) 
 
 
 def secret_model(secret: dict[str, Any]) -> dict[str, Any]:
-    """A secret's name and times: values are write-only and never leave the server."""
-    return {"name": secret["name"], "created_at": iso_time(secret["created_at"]),
+    """A secret's name, environments and times: values are write-only and never leave the
+    server."""
+    return {"name": secret["name"], "environments": secret["environments"],
+            "created_at": iso_time(secret["created_at"]),
             "updated_at": iso_time(secret["updated_at"])}
 
 

@@ -62,6 +62,7 @@ export interface Project {
 
 export interface Secret {
   name: string;
+  environments: ("production" | "preview")[];
   created_at: string;
   updated_at: string;
 }
