@@ -46,6 +46,9 @@ from engine.domains.served_domains import ServedDomains
 from engine.github.client import GitHubClient
 from engine.github.commit_statuses import CommitStatuses
 from engine.github.webhooks import GitHubDeliveries
+from engine.preview_access.cookies import PreviewCookies
+from engine.preview_access.protected_sites import ProtectedSites
+from engine.preview_access.unlock import PreviewUnlock
 from engine.projects.deploy_hooks import DeployHooks
 from engine.projects.projects import Projects
 from engine.projects.secrets import Secrets
@@ -90,6 +93,7 @@ from handlers.https_server import HTTPSServer
 from handlers.projects import ProjectHandler, ProjectsHandler
 from handlers.realtime import SocketEmitter, create_socket_server
 from handlers.secrets import SecretHandler, SecretsHandler
+from handlers.site_lock import SiteLock, SiteUnlockHandler, SiteUnlockMatcher
 from handlers.sites import SiteHostMatcher, SiteServer
 from handlers.strict_transport import StrictTransportSecurity
 from handlers.webhooks import DeliveriesHandler, GitHubWebhookHandler, RedeliverHandler
@@ -136,15 +140,19 @@ class Slipway(tornado.web.Application):
         self.builds = BuildQueue(db.pool, runner, self.events,
                                  concurrency=config.build_concurrency,
                                  timeout=config.build_timeout)
+        self.protected_sites = ProtectedSites(db.pool)
         self.projects = Projects(db.pool, self.keys.box, self.github, config,
                                  enqueue=self.builds.enqueue, clear_cache=runner.clear_cache,
-                                 stop_builds=self.builds.stop_project)
+                                 stop_builds=self.builds.stop_project,
+                                 protection_changed=self.protected_sites.refresh)
         self.secrets = Secrets(db.pool, self.keys.box)
         self.deliveries = GitHubDeliveries(db.pool, self.keys.box, config,
                                            enqueue=self.builds.enqueue)
         self.deploy_hooks = DeployHooks(db.pool, config.public_url,
                                         enqueue=self.builds.enqueue)
-        sites = SiteServer(config.deployments_dir)
+        preview_cookies = PreviewCookies(self.keys.preview_cookie)
+        sites = SiteServer(config.deployments_dir,
+                           lock=SiteLock(self.protected_sites, preview_cookies))
         self.served_domains = ServedDomains(db.pool, self.origin)
         self.certificates = Certificates(db.pool, self.keys.box, AcmeSettings(
             config.acme_directory, config.acme_email,
@@ -162,6 +170,8 @@ class Slipway(tornado.web.Application):
         domain = project + r"/domains/([^/]+)"
         routes = [
             Rule(PathMatches(CHALLENGE_PATH), AcmeChallengeHandler),
+            Rule(SiteUnlockMatcher(config.domain), SiteUnlockHandler,
+                 {"unlock": PreviewUnlock(db.pool, preview_cookies)}),
             Rule(SiteHostMatcher(config.domain, self.served_domains), sites),
             (r"/socket\.io/", socketio.get_tornado_handler(self.sio)),
             (r"/api/health", HealthHandler),
@@ -215,8 +225,10 @@ class Slipway(tornado.web.Application):
         if builds:
             await self.builds.start()
         await self.served_domains.refresh()
+        await self.protected_sites.refresh()
         loop = asyncio.get_running_loop()
-        work = [self.served_domains.keep_fresh(), self.domains.keep_checking()]
+        work = [self.served_domains.keep_fresh(), self.domains.keep_checking(),
+                self.protected_sites.keep_fresh()]
         if self.config.https:
             work.append(keep_renewing(self.certificates, self.certificate_policy.allowed))
         self._background = [loop.create_task(job) for job in work]

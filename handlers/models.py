@@ -58,6 +58,7 @@ def project_model(project: dict[str, Any]) -> dict[str, Any]:
         "framework": project["framework"],
         "node_version": project["node_version"],
         "production_url": project["production_url"],
+        "preview_protected": project["preview_protected"],  # never the password's hash
         "webhook": webhook,
         "latest_build": build_model(latest, project["id"]) if latest else None,
         "live_deployment": deployment_model(live, project["id"]) if live else None,
