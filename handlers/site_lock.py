@@ -1,12 +1,14 @@
 """The password prompt of protected previews, in front of preview and build-id hosts.
 
-`SiteLock.locked` runs for every request to a site (handlers.sites asks it first), from memory
-only: the table of protected projects and the request's unlock cookie. A locked request gets
+`SiteLock.protected` runs for every request to a site (handlers.sites asks it first), from memory
+only: the table of protected projects, then the request's unlock cookie. A locked request gets
 `password_page`, a self-contained page (no external resources, a CSP allowing only its own
 inline style and a form posting to this host) whose form goes to UNLOCK_PATH, a path no site
 can serve (its files' dot-paths are hidden). `SiteUnlockHandler` answers that POST: a right
 password sets the unlock cookie and sends the browser back with 303 to the path it asked for,
 which must be a relative path on the same host (never `//elsewhere`: no open redirect).
+What an unlocked visitor is sent is marked `private, no-cache` (PRIVATE_CACHE), so that no
+shared cache keeps it and hands it to someone without the password.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import tornado.routing
 import tornado.web
 
 from engine.preview_access.cookies import COOKIE_NAME, COOKIE_SECONDS, PreviewCookies
-from engine.preview_access.protected_sites import ProtectedSites
+from engine.preview_access.protected_sites import ProtectedProject, ProtectedSites
 from engine.preview_access.unlock import OPEN, THROTTLED, UNLOCKED, PreviewUnlock
 from engine.sites.names import site_label
 
 UNLOCK_PATH = "/.slipway/unlock"
 MAX_FORM_BYTES = 4096
 MAX_RETURN_PATH = 2048
+PRIVATE_CACHE = "private, no-cache"
 
 _STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;margin:0;min-height:100vh;display:grid;"
@@ -56,14 +59,17 @@ class SiteLock:
     """Whether a request to a site must first give the project's preview password."""
 
     def __init__(self, protected: ProtectedSites, cookies: PreviewCookies) -> None:
-        self.protected, self.cookies = protected, cookies
+        self.protected_sites, self.cookies = protected, cookies
 
-    def locked(self, request: tornado.httputil.HTTPServerRequest, label: str) -> bool:
-        project = self.protected.lock_for(label)
-        if project is None:
-            return False
+    def protected(self, label: str) -> ProtectedProject | None:
+        """The protected project whose preview or build `label` is, else None (open)."""
+        return self.protected_sites.lock_for(label)
+
+    def admits(self, request: tornado.httputil.HTTPServerRequest,
+               project: ProtectedProject) -> bool:
+        """Whether the request carries an unlock cookie for the project's current password."""
         value = tornado.httputil.parse_cookie(request.headers.get("Cookie", "")).get(COOKIE_NAME)
-        return not self.cookies.admits(value, project.id, project.version, time.time())
+        return self.cookies.admits(value, project.id, project.version, time.time())
 
 
 def password_page(return_to: str, error: str | None = None) -> bytes:

@@ -36,7 +36,7 @@ from engine.sites.names import site_label
 from engine.sites.site_files import Site, SiteFile, SiteFiles, Variant, is_text
 from engine.sites.site_routes import Route
 from handlers.access_log import access_log
-from handlers.site_lock import PAGE_HEADERS, SiteLock, password_page
+from handlers.site_lock import PAGE_HEADERS, PRIVATE_CACHE, SiteLock, password_page
 from handlers.strict_transport import HSTS_LINE
 
 log = logging.getLogger("slipway.sites")
@@ -115,8 +115,14 @@ class SiteServer(tornado.routing.Router):
             request.connection.close()
 
     def _reply(self, request: tornado.httputil.HTTPServerRequest, label: str) -> _Reply:
-        if self.lock is not None and self.lock.locked(request, label):
-            return _locked(request)
+        protected = self.lock.protected(label) if self.lock is not None else None
+        if protected is not None:
+            if not self.lock.admits(request, protected):
+                return _locked(request)
+            return _private(self._site_reply(request, label))
+        return self._site_reply(request, label)
+
+    def _site_reply(self, request: tornado.httputil.HTTPServerRequest, label: str) -> _Reply:
         site = self.files.site(label)
         if site is None:
             return _page(404, _NO_SITE_PAGE)
@@ -321,6 +327,14 @@ def _locked(request: tornado.httputil.HTTPServerRequest) -> _Reply:
     page = password_page(request.uri or "/")
     return _Reply(401, _encode_head(401, PAGE_HEADERS + (("Content-Length", str(len(page))),)),
                   page)
+
+
+def _private(reply: _Reply) -> _Reply:
+    """The reply with its Cache-Control (ours or the site's) replaced by PRIVATE_CACHE."""
+    lines = [line for line in reply.head.split(b"\r\n")
+             if not line.lower().startswith(b"cache-control:")]
+    reply.head = b"\r\n".join(lines[:-1] + [b"Cache-Control: " + PRIVATE_CACHE.encode(), b""])
+    return reply
 
 
 # Writing: the head is encoded here rather than by `HTTP1Connection.write_headers`, which

@@ -109,6 +109,8 @@ async def test_the_right_password_gives_a_host_only_cookie_that_opens_the_previe
     assert "secure" not in attributes  # plain http here; https adds it
     opened = await _visit(api, host, "/", cookie)
     assert opened.status == 200 and opened.body == b"<p>site build 7</p>"
+    # No shared cache may keep what only the password opens.
+    assert opened.headers.get_list("Cache-Control") == ["private, no-cache"]
     assert (await _visit(api, host, "/", cookie + "x")).status == 401  # tampered
 
 

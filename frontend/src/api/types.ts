@@ -53,6 +53,7 @@ export interface Project {
   framework: string | null;
   node_version: number | null;
   production_url: string | null;
+  preview_protected: boolean;
   webhook: { status: "active" | "failed" | "none"; error: string | null };
   latest_build: Build | null;
   live_deployment: Deployment | null;
