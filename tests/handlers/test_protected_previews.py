@@ -192,3 +192,16 @@ async def test_the_password_hash_never_appears_in_an_api_answer(api, owner, site
         body = (await api.get(path, headers=owner.headers)).body.decode()
         assert "preview_protected" in body
         assert "scrypt" not in body and salt not in body and digest not in body
+
+
+@pytest.mark.gen_test
+async def test_a_renamed_protected_project_stays_locked_at_its_new_hosts(api, owner, site):
+    await _protect(api, owner, site, PASSWORD)
+    renamed = await api.request("PATCH", f"/api/projects/{site['id']}", headers=owner.headers,
+                                json_body={"name": "renamed"})
+    assert renamed.status == 200 and renamed.json()["preview_protected"] is True
+    assert (await _visit(api, PREVIEW.format("renamed"))).status == 401
+    assert (await _visit(api, LIVE.format("renamed"))).status == 200
+    cookie, _ = _cookie(await _unlock(api, PREVIEW.format("renamed"), PASSWORD))
+    assert (await _visit(api, PREVIEW.format("renamed"), "/", cookie)).body \
+        == b"<p>site build 7</p>"
