@@ -115,12 +115,13 @@ class SiteServer(tornado.routing.Router):
             request.connection.close()
 
     def _reply(self, request: tornado.httputil.HTTPServerRequest, label: str) -> _Reply:
-        protected = self.lock.protected(label) if self.lock is not None else None
-        if protected is not None:
-            if not self.lock.admits(request, protected):
-                return _locked(request)
-            return _private(self._site_reply(request, label))
-        return self._site_reply(request, label)
+        lock = self.lock
+        protected = lock.protected(label) if lock is not None else None
+        if lock is None or protected is None:
+            return self._site_reply(request, label)
+        if not lock.admits(request, protected):
+            return _locked(request)
+        return _private(self._site_reply(request, label))
 
     def _site_reply(self, request: tornado.httputil.HTTPServerRequest, label: str) -> _Reply:
         site = self.files.site(label)
