@@ -51,6 +51,9 @@ from engine.github.webhooks import GitHubDeliveries
 from engine.notifications.delivery_worker import DeliveryWorker
 from engine.notifications.event_observer import NotifyingEmitter
 from engine.notifications.notifications import Notifications
+from engine.preview_access.cookies import PreviewCookies
+from engine.preview_access.protected_sites import ProtectedSites
+from engine.preview_access.unlock import PreviewUnlock
 from engine.projects.deploy_hooks import DeployHooks
 from engine.projects.projects import Projects
 from engine.projects.secrets import Secrets
@@ -101,6 +104,7 @@ from handlers.notifications import (
 from handlers.projects import ProjectHandler, ProjectsHandler
 from handlers.realtime import SocketEmitter, create_socket_server
 from handlers.secrets import SecretHandler, SecretsHandler
+from handlers.site_lock import SiteLock, SiteUnlockHandler, SiteUnlockMatcher
 from handlers.sites import SiteHostMatcher, SiteServer
 from handlers.strict_transport import StrictTransportSecurity
 from handlers.tokens import TokenHandler, TokensHandler
@@ -155,16 +159,20 @@ class Slipway(tornado.web.Application):
                                  timeout=config.build_timeout)
         self.uploads = Uploads(db.pool, self.events, config, self.deployer,
                                announce=self.builds.announce)
+        self.protected_sites = ProtectedSites(db.pool)
         self.projects = Projects(db.pool, self.keys.box, self.github, config,
                                  enqueue=self.builds.enqueue, clear_cache=runner.clear_cache,
-                                 stop_builds=self.builds.stop_project)
+                                 stop_builds=self.builds.stop_project,
+                                 protection_changed=self.protected_sites.refresh)
         self.secrets = Secrets(db.pool, self.keys.box)
         self.api_tokens = ApiTokens(db.pool)
         self.deliveries = GitHubDeliveries(db.pool, self.keys.box, config,
                                            enqueue=self.builds.enqueue)
         self.deploy_hooks = DeployHooks(db.pool, config.public_url,
                                         enqueue=self.builds.enqueue)
-        sites = SiteServer(config.deployments_dir)
+        preview_cookies = PreviewCookies(self.keys.preview_cookie)
+        sites = SiteServer(config.deployments_dir,
+                           lock=SiteLock(self.protected_sites, preview_cookies))
         self.served_domains = ServedDomains(db.pool, self.origin)
         self.certificates = Certificates(db.pool, self.keys.box, AcmeSettings(
             config.acme_directory, config.acme_email,
@@ -182,6 +190,8 @@ class Slipway(tornado.web.Application):
         domain = project + r"/domains/([^/]+)"
         routes = [
             Rule(PathMatches(CHALLENGE_PATH), AcmeChallengeHandler),
+            Rule(SiteUnlockMatcher(config.domain), SiteUnlockHandler,
+                 {"unlock": PreviewUnlock(db.pool, preview_cookies)}),
             Rule(SiteHostMatcher(config.domain, self.served_domains), sites),
             (r"/socket\.io/", socketio.get_tornado_handler(self.sio)),
             (r"/api/health", HealthHandler),
@@ -243,9 +253,10 @@ class Slipway(tornado.web.Application):
             await self.builds.start()
         await asyncio.get_running_loop().run_in_executor(None, self.uploads.remove_leftovers)
         await self.served_domains.refresh()
+        await self.protected_sites.refresh()
         loop = asyncio.get_running_loop()
         work = [self.served_domains.keep_fresh(), self.domains.keep_checking(),
-                self.notification_worker.run()]
+                self.notification_worker.run(), self.protected_sites.keep_fresh()]
         if self.config.https:
             work.append(keep_renewing(self.certificates, self.certificate_policy.allowed))
         self._background = [loop.create_task(job) for job in work]

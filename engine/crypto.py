@@ -67,6 +67,7 @@ class Keys:
     jwt: bytes = field(repr=False)
     cookie: bytes = field(repr=False)
     build_cache: bytes = field(repr=False)
+    preview_cookie: bytes = field(repr=False)
 
     @classmethod
     def derive(cls, master: bytes) -> Keys:
@@ -75,4 +76,5 @@ class Keys:
             jwt=derive_key(master, "jwt-hs256"),
             cookie=derive_key(master, "signed-cookies"),
             build_cache=derive_key(master, "build-cache-labels"),
+            preview_cookie=derive_key(master, "preview-unlock-cookies"),
         )

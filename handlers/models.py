@@ -59,6 +59,7 @@ def project_model(project: dict[str, Any]) -> dict[str, Any]:
         "framework": project["framework"],
         "node_version": project["node_version"],
         "production_url": project["production_url"],
+        "preview_protected": project["preview_protected"],  # never the password's hash
         "webhook": webhook,
         "latest_build": build_model(latest, project["id"]) if latest else None,
         "live_deployment": deployment_model(live, project["id"]) if live else None,
@@ -99,8 +100,10 @@ def deployment_model(deployment: dict[str, Any], project_id: int | None = None) 
 
 
 def secret_model(secret: dict[str, Any]) -> dict[str, Any]:
-    """A secret's name and times: values are write-only and never leave the server."""
-    return {"name": secret["name"], "created_at": iso_time(secret["created_at"]),
+    """A secret's name, environments and times: values are write-only and never leave the
+    server."""
+    return {"name": secret["name"], "environments": secret["environments"],
+            "created_at": iso_time(secret["created_at"]),
             "updated_at": iso_time(secret["updated_at"])}
 
 

@@ -22,7 +22,11 @@ CREATE_FIELDS = {
     "repo_url": Field(str, required=True, max_length=2048),
     "secrets": Field(dict),
 }
-UPDATE_FIELDS = _SETTINGS
+UPDATE_FIELDS = {
+    **_SETTINGS,
+    # A string sets or changes the password of preview and build-id hosts; null removes it.
+    "preview_password": Field(str, nullable=True, max_length=200),
+}
 
 
 class ProjectsHandler(APIHandler):

@@ -1,8 +1,11 @@
-"""`/api/projects/{id}/secrets[/{NAME}]`: secret names are listed, values only ever written."""
+"""`/api/projects/{id}/secrets[/{NAME}]`: secret names are listed, values only ever written.
+
+`PUT {value, environments?}` creates or replaces; `PUT {environments}` alone changes where an
+existing secret is given (production, preview) and keeps its value."""
 
 from __future__ import annotations
 
-from handlers.base import APIHandler, Field, authenticated, path_id
+from handlers.base import APIError, APIHandler, Field, authenticated, path_id
 from handlers.models import secret_model
 
 MAX_SECRET_BODY_BYTES = 128 * 1024  # a 64 KiB value, JSON-escaped
@@ -21,9 +24,19 @@ class SecretHandler(APIHandler):
 
     @authenticated
     async def put(self, project_id: str, name: str) -> None:
-        body = self.read_json({"value": Field(str, required=True)})
-        created = await self.application.secrets.put(self.current_user["id"],
-                                                     path_id(project_id), name, body["value"])
+        body = self.read_json({"value": Field(str),
+                               "environments": Field(list, max_length=2)})
+        secrets, owner_id = self.application.secrets, self.current_user["id"]
+        if "value" not in body:
+            if "environments" not in body:
+                raise APIError(400, "value is required", code="validation_failed",
+                               field="value")
+            await secrets.set_environments(owner_id, path_id(project_id), name,
+                                           body["environments"])
+            created = False
+        else:
+            created = await secrets.put(owner_id, path_id(project_id), name, body["value"],
+                                        body.get("environments"))
         self.set_status(201 if created else 204)
         self.finish()
 

@@ -36,6 +36,7 @@ from engine.sites.names import site_label
 from engine.sites.site_files import Site, SiteFile, SiteFiles, Variant, is_text
 from engine.sites.site_routes import Route
 from handlers.access_log import access_log
+from handlers.site_lock import PAGE_HEADERS, PRIVATE_CACHE, SiteLock, password_page
 from handlers.strict_transport import HSTS_LINE
 
 log = logging.getLogger("slipway.sites")
@@ -87,9 +88,10 @@ class SiteServer(tornado.routing.Router):
     Each request gets a small `HTTPMessageDelegate` that answers once the request is read."""
 
     def __init__(self, deployments_dir: Path, *, cache_bytes: int = 64 * 1024 * 1024,
-                 max_file_bytes: int = 1024 * 1024) -> None:
+                 max_file_bytes: int = 1024 * 1024, lock: SiteLock | None = None) -> None:
         self.files = SiteFiles(deployments_dir, cache_bytes=cache_bytes,
                                max_file_bytes=max_file_bytes)
+        self.lock = lock  # protected previews: asked before anything of the site is read
         self._prepared: dict[tuple[str, str, str | None, bool], _Prepared] = {}
 
     def find_handler(self, request: tornado.httputil.HTTPServerRequest,
@@ -113,6 +115,15 @@ class SiteServer(tornado.routing.Router):
             request.connection.close()
 
     def _reply(self, request: tornado.httputil.HTTPServerRequest, label: str) -> _Reply:
+        lock = self.lock
+        protected = lock.protected(label) if lock is not None else None
+        if lock is None or protected is None:
+            return self._site_reply(request, label)
+        if not lock.admits(request, protected):
+            return _locked(request)
+        return _private(self._site_reply(request, label))
+
+    def _site_reply(self, request: tornado.httputil.HTTPServerRequest, label: str) -> _Reply:
         site = self.files.site(label)
         if site is None:
             return _page(404, _NO_SITE_PAGE)
@@ -309,6 +320,22 @@ def _page(status: int, page: bytes, site_headers: Headers = ()) -> _Reply:
         [("X-Content-Type-Options", "nosniff"), ("Cache-Control", NO_CACHE)], site_headers)
     return _Reply(status, _encode_head(status, headers + (
         ("Content-Type", _HTML), ("Content-Length", str(len(page))))), page)
+
+
+def _locked(request: tornado.httputil.HTTPServerRequest) -> _Reply:
+    """The password prompt of a protected preview, whatever was asked for (even whether it
+    exists), with the way back to it."""
+    page = password_page(request.uri or "/")
+    return _Reply(401, _encode_head(401, PAGE_HEADERS + (("Content-Length", str(len(page))),)),
+                  page)
+
+
+def _private(reply: _Reply) -> _Reply:
+    """The reply with its Cache-Control (ours or the site's) replaced by PRIVATE_CACHE."""
+    lines = [line for line in reply.head.split(b"\r\n")
+             if not line.lower().startswith(b"cache-control:")]
+    reply.head = b"\r\n".join(lines[:-1] + [b"Cache-Control: " + PRIVATE_CACHE.encode(), b""])
+    return reply
 
 
 # Writing: the head is encoded here rather than by `HTTP1Connection.write_headers`, which

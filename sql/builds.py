@@ -147,10 +147,13 @@ async def build_job(conn: AsyncConnection, build_id: int) -> dict[str, Any] | No
     return rows[0] if rows else None
 
 
-async def project_secrets(conn: AsyncConnection, project_id: int) -> list[tuple[str, bytes, bytes]]:
+async def project_secrets(conn: AsyncConnection, project_id: int,
+                          environment: str) -> list[tuple[str, bytes, bytes]]:
+    """The sealed secrets a build of `environment` (production | preview) is given."""
     cursor = await conn.execute(
-        "SELECT name, nonce, ciphertext FROM secrets WHERE project_id = %s ORDER BY name",
-        (project_id,),
+        "SELECT name, nonce, ciphertext FROM secrets "
+        "WHERE project_id = %s AND %s = ANY (environments) ORDER BY name",
+        (project_id, environment),
     )
     return await cursor.fetchall()
 

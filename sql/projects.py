@@ -27,6 +27,7 @@ SETTING_COLUMNS = ("name", "repo_url", "branch", "install_command", "build_comma
 # Built from the constant column lists above: no value is ever interpolated.
 _SELECT = f"""
 SELECT {", ".join(f"p.{c}" for c in _PROJECT_COLUMNS)},
+       p.preview_password_hash IS NOT NULL AS preview_protected,
        {", ".join(f"b.{c} AS build_{c}" for c in _BUILD_COLUMNS)},
        {", ".join(f"d.{c} AS deployment_{c}" for c in _DEPLOYMENT_COLUMNS)}
 FROM projects p
@@ -42,6 +43,7 @@ def _nest(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
     project = {c: row[c] for c in _PROJECT_COLUMNS}
+    project["preview_protected"] = row["preview_protected"]
     build = {c: row[f"build_{c}"] for c in _BUILD_COLUMNS}
     deployment = {c: row[f"deployment_{c}"] for c in _DEPLOYMENT_COLUMNS}
     project["latest_build"] = build if build["id"] is not None else None

@@ -415,7 +415,10 @@ class BuildRunner:
     async def _load(self, build_id: int) -> dict[str, Any]:
         async with self.pool.connection() as conn:
             job = await build_job(conn, build_id)
-            rows = await project_secrets(conn, job["project_id"])
+            # A preview build (of a branch other than the project's) is given only the secrets
+            # marked preview, a production build only those marked production.
+            environment = "preview" if job["preview"] else "production"
+            rows = await project_secrets(conn, job["project_id"], environment)
             job["next_line"] = await last_line_number(conn, build_id) + 1
         job["secrets"] = {name: self.box.open_text(nonce, ciphertext, "secret",
                                                    job["project_id"], name)

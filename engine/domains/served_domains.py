@@ -7,14 +7,13 @@ REFRESH_SECONDS for the changes other instances make (SPEC "Scale-out").
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
-from sql.database import OUTAGE_ERRORS
+from engine.reloading import keep_reloading
 from sql.domains import served_domains
 
 log = logging.getLogger("slipway.domains")
@@ -50,9 +49,4 @@ class ServedDomains:
 
     async def keep_fresh(self) -> None:
         """Reload every REFRESH_SECONDS until cancelled; an outage keeps the last table."""
-        while True:
-            await asyncio.sleep(REFRESH_SECONDS)
-            try:
-                await self.refresh()
-            except OUTAGE_ERRORS as exc:
-                log.warning("custom domains not reloaded: %s", exc)
+        await keep_reloading(self.refresh, REFRESH_SECONDS, "custom domains", log)

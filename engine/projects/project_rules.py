@@ -25,6 +25,9 @@ MAX_URL_CHARS = 2048
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 MAX_SECRET_BYTES = 64 * 1024
 MAX_SECRETS = 200
+# Where a secret is given: production builds, preview builds (SPEC, Automation). Listed in
+# this order wherever a secret's environments are shown.
+SECRET_ENVIRONMENTS = ("production", "preview")
 # git check-ref-format's rules for a branch name, in one expression.
 _BAD_BRANCH = re.compile(
     r"(^[-/.])|([/.]$)|(\.\.)|(//)|(@\{)|(\.lock$)|(/\.)|([\x00-\x20~^:?*\[\\\x7f])"
@@ -131,6 +134,19 @@ def check_secret(name: str, value: str | None = None) -> None:
         # A NUL cannot be passed to a process's environment, and escapes would reach logs.
         raise Invalid(f"the value of {name} may not contain control characters (other than "
                       "tab and newline)", field="value")
+
+
+def check_secret_environments(raw: Any) -> list[str]:
+    """A secret's environments as a non-empty list of known names, in their canonical order."""
+    choices = " and ".join(f'"{name}"' for name in SECRET_ENVIRONMENTS)
+    if not isinstance(raw, list) or not raw or not all(isinstance(e, str) for e in raw):
+        raise Invalid(f"environments must be a non-empty array of {choices}",
+                      field="environments")
+    unknown = sorted(set(raw) - set(SECRET_ENVIRONMENTS))
+    if unknown:
+        raise Invalid(f"unknown environment {unknown[0]!r}: a secret is for {choices}",
+                      field="environments")
+    return [name for name in SECRET_ENVIRONMENTS if name in raw]
 
 
 def _check_plain_url(url: str) -> None:

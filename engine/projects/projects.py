@@ -34,6 +34,7 @@ from engine.config import Config
 from engine.crypto import SecretBox
 from engine.errors import Conflict, Invalid, NotFound, Refused, Unavailable
 from engine.github.client import GitHubClient
+from engine.preview_access.passwords import check_preview_password, hash_password
 from engine.projects.project_rules import (
     MAX_SECRETS,
     check_branch,
@@ -52,6 +53,7 @@ from engine.sites.site_paths import (
     site_url,
     take_site_down,
 )
+from sql.preview_passwords import set_preview_password
 from sql.projects import (
     delete_project,
     get_project,
@@ -77,7 +79,8 @@ class Projects:
     def __init__(self, pool: AsyncConnectionPool, box: SecretBox, github: GitHubClient,
                  config: Config, enqueue: Callable[..., Awaitable[dict[str, Any]]],
                  clear_cache: Callable[[int], None] = lambda project_id: None,
-                 stop_builds: Callable[[int], Awaitable[None]] | None = None) -> None:
+                 stop_builds: Callable[[int], Awaitable[None]] | None = None,
+                 protection_changed: Callable[[], Awaitable[None]] | None = None) -> None:
         self.pool = pool
         self.box = box
         self.github = github
@@ -85,6 +88,9 @@ class Projects:
         self.enqueue = enqueue  # the build queue's, so new projects build at once
         self.clear_cache = clear_cache  # blocking: a deleted project's cached images go too
         self.stop_builds = stop_builds or _no_builds  # ends a project's builds, waiting
+        # Reloads the protected previews the site server reads, so a password set, changed or
+        # removed (or a protected project renamed) applies in this process at once.
+        self.protection_changed = protection_changed or _nothing_changed
 
     async def list(self, owner_id: int) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
@@ -124,7 +130,8 @@ class Projects:
                      body: dict[str, Any]) -> dict[str, Any]:
         current = await self.get(owner["id"], project_id)
         changes = self._settings(body, owner)
-        if not changes:
+        password = await _preview_password_hash(body)
+        if not changes and password is _KEEP:
             return current
         pinned = await self._check_address(changes, owner)
         if "repo_url" in changes or "branch" in changes:
@@ -137,8 +144,13 @@ class Projects:
         try:
             async with self.pool.connection() as conn:
                 await update_project(conn, owner["id"], project_id, changes)
+                if password is not _KEEP:
+                    await set_preview_password(conn, owner["id"], project_id, password)
         except UniqueViolation:
             raise _name_taken(changes["name"]) from None
+        renamed = changes.get("name", current["name"]) != current["name"]
+        if password is not _KEEP or (renamed and current["preview_protected"]):
+            await self.protection_changed()
         if changes.get("name", current["name"]) != current["name"]:
             await asyncio.get_running_loop().run_in_executor(
                 None, rename_site, self.config.deployments_dir, current["name"], changes["name"])
@@ -176,6 +188,8 @@ class Projects:
             await loop.run_in_executor(None, put_site_back, sites, project["name"], aside)
             raise NotFound("no such project")
         log.info("user %s deleted project %s (%s)", owner["id"], project_id, project["name"])
+        if project["preview_protected"]:
+            await self.protection_changed()
         if project["webhook_id"]:
             await self._delete_hook_on_github(owner, project)
         await loop.run_in_executor(None, remove_site_files, aside)
@@ -278,6 +292,24 @@ class Projects:
 
 async def _no_builds(project_id: int) -> None:
     return None
+
+
+async def _nothing_changed() -> None:
+    return None
+
+
+_KEEP = object()  # a PATCH without preview_password leaves the protection as it is
+
+
+async def _preview_password_hash(body: dict[str, Any]) -> object:
+    """What a PATCH does to the preview password: _KEEP, None (remove) or the new hash,
+    computed off the event loop (scrypt is slow on purpose)."""
+    if "preview_password" not in body:
+        return _KEEP
+    password = check_preview_password(body["preview_password"])
+    if password is None:
+        return None
+    return await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
 
 
 def _check_secrets(values: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.support import pebble as pebble_support
-from tests.support.browser import sign_in_local_admin
+from tests.support.browser import create_project, sign_in_local_admin
 from tests.support.repos import make_repo
 
 
@@ -33,10 +33,7 @@ async def test_a_domain_is_added_pending_with_its_records_checked_into_active_an
     app = await slipway_factory(dns_resolver=(host, int(port)))
     session = await sign_in_local_admin(page, app)
     repo = make_repo(tmp_path / "blog", {"index.html": "<p>blog</p>"})
-    created = await app.api.post("/api/projects", json_body={"name": "blog", "repo_url": str(repo)},
-                                 headers={"Authorization": f"Bearer {session['token']}"})
-    assert created.status == 201, created.body
-    project = created.json()
+    project = await create_project(app, session, "blog", repo)
 
     await page.goto(f"{app.url}/projects/{project['id']}")
     await page.get_by_role("link", name="Domains", exact=True).click()

@@ -152,6 +152,8 @@ async def test_a_github_user_deploys_pushes_rolls_back_and_sets_a_secret(
     await page.get_by_role("link", name="Environment", exact=True).click()
     await page.get_by_label("Name", exact=True).fill("API_TOKEN")
     await page.get_by_label("Value", exact=True).fill(SECRET_VALUE)
+    await page.get_by_role("group", name="Environments of the new value") \
+        .get_by_label("Production").uncheck()
     await page.get_by_role("button", name="Save").click()
     await expect(page.get_by_test_id("secret-row").filter(has_text="API_TOKEN")).to_be_visible()
     assert await page.get_by_label("Value", exact=True).input_value() == ""
@@ -161,6 +163,15 @@ async def test_a_github_user_deploys_pushes_rolls_back_and_sets_a_secret(
         assert SECRET_VALUE not in await page.evaluate("JSON.stringify(localStorage)")
         await page.reload()
         await expect(page.get_by_test_id("secret-row")).to_have_count(1)
+    # Only for previews, as chosen; the row's checkboxes move it without its value.
+    where = page.get_by_role("group", name="Environments of API_TOKEN")
+    await expect(where.get_by_label("Production")).not_to_be_checked()
+    await expect(where.get_by_label("Preview")).to_be_checked()
+    await where.get_by_label("Production").check()
+    await expect(where.get_by_label("Preview")).to_be_enabled()
+    await page.reload()
+    await expect(where.get_by_label("Production")).to_be_checked()
+    await expect(where.get_by_label("Preview")).to_be_checked()
 
     await page.get_by_role("button", name="Delete").click()
     await page.get_by_role("dialog").get_by_role("button", name="Delete").click()

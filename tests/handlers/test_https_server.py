@@ -18,9 +18,10 @@ from engine.tls.certificates import AcmeSettings, Certificates
 from engine.tls.tls_contexts import TLSContexts
 from handlers.https_server import HTTPSServer
 from tests.support import pebble as pebble_support
+from tests.support.repos import make_repo
 from tests.support.sites import publish_site
 
-SERVED = {"demo.localhost", "dashboard.example.test"}
+SERVED = {"demo.localhost", "dashboard.example.test", "git-feature--demo.localhost"}
 
 
 @pytest.fixture
@@ -84,6 +85,28 @@ async def test_a_site_is_served_over_https_with_a_certificate_issued_on_demand(
     assert status["status"] == "issued"
     with capsys.disabled():
         print(f"\nfirst https request (issuance included): {first:.2f} s, next: {second:.3f} s")
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_a_protected_previews_cookie_is_secure_over_https(https, ca, app_server, api,
+                                                                owner, tmp_path):
+    created = await api.post("/api/projects", headers=owner.headers, json_body={
+        "name": "demo", "repo_url": str(make_repo(tmp_path / "demo", {"index.html": "x"}))})
+    await api.request("PATCH", f"/api/projects/{created.json()['id']}", headers=owner.headers,
+                      json_body={"preview_password": "open sesame 42"})
+    form = b"password=open+sesame+42&next=%2F"
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", https.port, ssl=_trusting(ca), server_hostname="git-feature--demo.localhost")
+    try:
+        writer.write(b"POST /.slipway/unlock HTTP/1.1\r\nHost: git-feature--demo.localhost\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(form), form))
+        answer = await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 303 ")
+    [set_cookie] = [line for line in answer.split(b"\r\n") if line.startswith(b"Set-Cookie:")]
+    assert b"; Secure" in set_cookie and b"HttpOnly" in set_cookie
 
 
 @pytest.mark.gen_test(timeout=90)

@@ -41,7 +41,7 @@ async def test_secrets_are_set_replaced_listed_by_name_and_deleted(api, owner, p
 
     listed = (await api.get(_path(project), headers=owner.headers)).json()
     assert [s["name"] for s in listed] == ["API_TOKEN", "FIRST"]
-    assert set(listed[0]) == {"name", "created_at", "updated_at"}
+    assert set(listed[0]) == {"name", "environments", "created_at", "updated_at"}
     assert listed[0]["updated_at"] >= listed[0]["created_at"]
 
     assert (await api.request("DELETE", _path(project, "API_TOKEN"),
@@ -50,6 +50,71 @@ async def test_secrets_are_set_replaced_listed_by_name_and_deleted(api, owner, p
     assert missing.status == 404
     assert [s["name"] for s in (await api.get(_path(project), headers=owner.headers)).json()] \
         == ["FIRST"]
+
+
+@pytest.mark.gen_test
+async def test_a_secret_is_for_both_environments_unless_told_and_keeps_them_on_update(
+        api, owner, project):
+    forbid("p-1", "p-2", "b-1")
+    put = lambda name, body: api.request("PUT", _path(project, name),  # noqa: E731
+                                         headers=owner.headers, json_body=body)
+    assert (await put("PREVIEW_KEY", {"value": "p-1", "environments": ["preview"]})).status \
+        == 201
+    assert (await put("BOTH", {"value": "b-1"})).status == 201
+    assert (await put("PREVIEW_KEY", {"value": "p-2"})).status == 204
+
+    listed = (await api.get(_path(project), headers=owner.headers)).json()
+    assert {s["name"]: s["environments"] for s in listed} == {
+        "BOTH": ["production", "preview"], "FIRST": ["production", "preview"],
+        "PREVIEW_KEY": ["preview"]}
+
+    both_ways = await put("PREVIEW_KEY", {"value": "p-2",
+                                          "environments": ["preview", "production"]})
+    assert both_ways.status == 204
+    assert (await put("BOTH", {"value": "b-1", "environments": ["production"]})).status == 204
+    listed = (await api.get(_path(project), headers=owner.headers)).json()
+    assert {s["name"]: s["environments"] for s in listed}["PREVIEW_KEY"] == \
+        ["production", "preview"]
+    assert {s["name"]: s["environments"] for s in listed}["BOTH"] == ["production"]
+
+
+@pytest.mark.gen_test
+async def test_environments_alone_change_where_a_secret_goes_and_keep_its_value(
+        api, owner, project, app_server, db_url):
+    path = _path(project, "FIRST")
+    changed = await api.request("PUT", path, headers=owner.headers,
+                                json_body={"environments": ["preview"]})
+    assert changed.status == 204
+    listed = (await api.get(_path(project), headers=owner.headers)).json()
+    assert listed[0]["environments"] == ["preview"]
+    with psycopg.connect(db_url) as conn:
+        nonce, ciphertext = conn.execute(
+            "SELECT nonce, ciphertext FROM secrets WHERE name = 'FIRST'").fetchone()
+    box = app_server.app.keys.box
+    assert box.open_text(nonce, ciphertext, "secret", project["id"], "FIRST") == "value-one"
+
+    new = await api.request("PUT", _path(project, "NEW"), headers=owner.headers,
+                            json_body={"environments": ["preview"]})
+    assert new.status == 400 and new.json()["error"]["field"] == "value"
+    empty = await api.request("PUT", path, headers=owner.headers, json_body={})
+    assert empty.status == 400 and empty.json()["error"]["field"] == "value"
+    assert [s["name"] for s in (await api.get(_path(project), headers=owner.headers)).json()] \
+        == ["FIRST"]
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("environments", [[], ["staging"], "preview", [1], None,
+                                          ["preview", "preview", "production"]])
+async def test_invalid_environments_are_refused_and_change_nothing(api, owner, project,
+                                                                   environments):
+    response = await api.request("PUT", _path(project, "FIRST"), headers=owner.headers,
+                                 json_body={"value": "changed", "environments": environments})
+    assert response.status == 400
+    error = response.json()["error"]
+    assert error["field"] == "environments" and error["message"]
+    listed = (await api.get(_path(project), headers=owner.headers)).json()
+    assert [(s["name"], s["environments"], s["updated_at"] == s["created_at"])
+            for s in listed] == [("FIRST", ["production", "preview"], True)]
 
 
 @pytest.mark.gen_test

@@ -172,6 +172,16 @@ async def sign_in_local_admin(page: Page, app: BrowserApp) -> dict[str, Any]:
     return await _session_from(page, lambda: page.goto(link))
 
 
+async def create_project(app: BrowserApp, session: dict[str, Any], name: str,
+                         repo: Path) -> dict[str, Any]:
+    """Create a project on `repo` through the API as the signed-in `session`; its first build
+    is queued at once."""
+    created = await app.api.post("/api/projects", json_body={"name": name, "repo_url": str(repo)},
+                                 headers={"Authorization": f"Bearer {session['token']}"})
+    assert created.status == 201, created.body
+    return created.json()
+
+
 async def sign_in_with_github(
     page: Page, app: BrowserApp, github: FakeGitHub, user: FakeUser, *,
     start: Callable[[], Awaitable[Any]] | None = None,

@@ -55,6 +55,7 @@ export interface Project {
   framework: string | null;
   node_version: number | null;
   production_url: string | null;
+  preview_protected: boolean;
   webhook: { status: "active" | "failed" | "none"; error: string | null };
   latest_build: Build | null;
   live_deployment: Deployment | null;
@@ -64,6 +65,7 @@ export interface Project {
 
 export interface Secret {
   name: string;
+  environments: ("production" | "preview")[];
   created_at: string;
   updated_at: string;
 }

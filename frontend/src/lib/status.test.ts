@@ -6,6 +6,7 @@ const project = (overrides: Partial<Project> = {}): Project => ({
   id: 1, name: "demo", repo_url: "", github_repo: null, branch: "main", install_command: null,
   build_command: null, output_dir: null, root_dir: null, framework: null, node_version: null,
   production_url: null,
+  preview_protected: false,
   webhook: { status: "none", error: null }, latest_build: null, live_deployment: null,
   created_at: "", updated_at: "", ...overrides,
 });

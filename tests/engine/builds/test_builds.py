@@ -20,7 +20,7 @@ from tests.support.app import close_app, open_app
 from tests.support.builds import Builds
 from tests.support.http import ApiClient
 from tests.support.leaks import forbid
-from tests.support.repos import make_repo
+from tests.support.repos import add_branch, commit_files, make_repo
 
 NODE_BUILD = {
     "package.json": json.dumps({"name": "site", "version": "1.0.0",
@@ -129,6 +129,56 @@ async def test_secret_values_are_masked_in_events_and_the_database(builds, tmp_p
     with psycopg.connect(db_url) as conn:
         stored = conn.execute("SELECT string_agg(text, '\n') FROM build_logs").fetchone()[0]
     assert "s3cr3t-v4lue" not in stored
+
+
+ENVIRONMENT_REPORT = (
+    "const names = ['PROD_ONLY', 'PREVIEW_ONLY', 'BOTH'];\n"
+    "const given = names.filter(n => n in process.env);\n"
+    "console.log('env: ' + given.join(','));\n"
+    "console.log('dotenv: ' + require('fs').readFileSync('.env', 'utf8').split('\\n')"
+    ".filter(Boolean).map(l => l.split('=')[0]).join(','));\n"
+    "console.log('values: ' + given.map(n => process.env[n]).join(' '));\n"
+)
+
+
+@pytest.mark.gen_test(timeout=180)
+async def test_preview_builds_get_only_preview_secrets_and_production_only_production(
+        builds, tmp_path, db_url):
+    session = await builds()
+    values = {"PROD_ONLY": "pr0d-v4lue", "PREVIEW_ONLY": "pr3view-v4lue", "BOTH": "b0th-v4lue"}
+    forbid(*values.values())
+    # The first build (at creation) publishes plain files, so no secret is set before it.
+    repo = make_repo(tmp_path / "repo", {"index.html": "<p>first</p>"})
+    project = await session.project(repo)
+    assert (await session.finished(project["latest_build"]["id"]))["status"] == "passed"
+    commit_files(repo, {**NODE_BUILD, "build.js": ENVIRONMENT_REPORT + NODE_BUILD["build.js"]})
+    add_branch(repo, "feature")
+    for name, environments in (("PROD_ONLY", ["production"]), ("PREVIEW_ONLY", ["preview"]),
+                               ("BOTH", None)):
+        body = {"value": values[name]} | ({"environments": environments} if environments else {})
+        response = await session.api.request(
+            "PUT", f"/api/projects/{project['id']}/secrets/{name}", headers=session.owner.headers,
+            json_body=body)
+        assert response.status == 201
+
+    production = await session.rebuild(project["id"])
+    queued = await session.running.app.builds.enqueue(project["id"], trigger="push",
+                                                      branch="feature", preview="feature")
+    preview = await session.finished(queued["id"])
+
+    production_lines = [line["log"] for line in await session.logs(production["id"])]
+    preview_lines = [line["log"] for line in await session.logs(preview["id"])]
+    assert production["status"] == "passed", "\n".join(production_lines)
+    assert preview["status"] == "passed", "\n".join(preview_lines)
+    assert "env: PROD_ONLY,BOTH" in production_lines
+    assert "dotenv: BOTH,PROD_ONLY" in production_lines
+    assert "values: *** ***" in production_lines
+    assert "env: PREVIEW_ONLY,BOTH" in preview_lines
+    assert "dotenv: BOTH,PREVIEW_ONLY" in preview_lines
+    assert "values: *** ***" in preview_lines
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute("SELECT string_agg(text, '\n') FROM build_logs").fetchone()[0]
+    assert not any(value in stored for value in values.values())
 
 
 PEM_KEY = ("-----BEGIN TEST KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"

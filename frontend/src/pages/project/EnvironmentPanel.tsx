@@ -1,13 +1,35 @@
 /**
  * Environment variables: names only. A value is sent once and never shown again (the API
- * cannot return it); replacing one means typing a new value.
+ * cannot return it); replacing one means typing a new value. Each variable goes to production
+ * builds, preview builds or both; that choice can be changed without resending the value.
  */
 import { useState } from "preact/hooks";
 import { api, errorMessage } from "../../api/client";
 import type { Project, Secret } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Empty, ErrorNote, Spinner, Time } from "../../components/ui";
+import { ENVIRONMENT_LABELS, ENVIRONMENTS, type Environment, toggleEnvironment } from "../../lib/environments";
 import { useResource } from "../../lib/useResource";
+
+function EnvironmentChoice({ label, chosen, disabled, onChange }: {
+  label: string; chosen: readonly Environment[]; disabled?: boolean; onChange: (next: Environment[]) => void;
+}) {
+  return (
+    <fieldset class="secret-environments" aria-label={label} disabled={disabled}>
+      {ENVIRONMENTS.map((environment) => (
+        <label key={environment}>
+          <input
+            type="checkbox"
+            checked={chosen.includes(environment)}
+            disabled={chosen.length === 1 && chosen[0] === environment}
+            onChange={(e) => onChange(toggleEnvironment(chosen, environment, e.currentTarget.checked))}
+          />
+          {ENVIRONMENT_LABELS[environment]}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
 
 export function EnvironmentPanel({ project }: { project: Project }) {
   const secrets = useResource((signal) => api<Secret[]>(`/projects/${project.id}/secrets`, { signal }), [project.id]);
@@ -17,6 +39,23 @@ export function EnvironmentPanel({ project }: { project: Project }) {
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [removing, setRemoving] = useState<string | null>(null);
+  const [environments, setEnvironments] = useState<Environment[]>([...ENVIRONMENTS]);
+  // The environments being saved, shown at once so a checkbox never flips back meanwhile.
+  const [moving, setMoving] = useState<{ name: string; to: Environment[] } | null>(null);
+
+  const move = async (secret: Secret, next: Environment[]) => {
+    setMoving({ name: secret.name, to: next });
+    setError(null);
+    setSaved(null);
+    try {
+      await api(`/projects/${project.id}/secrets/${encodeURIComponent(secret.name)}`, { method: "PUT", body: { environments: next } });
+      await secrets.reload();
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setMoving(null);
+    }
+  };
 
   const save = async (event: Event) => {
     event.preventDefault();
@@ -26,9 +65,10 @@ export function EnvironmentPanel({ project }: { project: Project }) {
     setError(null);
     setSaved(null);
     try {
-      await api(`/projects/${project.id}/secrets/${encodeURIComponent(key)}`, { method: "PUT", body: { value } });
+      await api(`/projects/${project.id}/secrets/${encodeURIComponent(key)}`, { method: "PUT", body: { value, environments } });
       setName("");
       setValue("");
+      setEnvironments([...ENVIRONMENTS]);
       setSaved(`${key} saved. It applies to the next deployment.`);
       await secrets.reload();
     } catch (err) {
@@ -56,7 +96,8 @@ export function EnvironmentPanel({ project }: { project: Project }) {
             {busy ? "Saving…" : "Save"}
           </button>
         </div>
-        <p class="hint">Encrypted at rest, given to builds as environment variables and a .env file, masked as *** in logs.</p>
+        <EnvironmentChoice label="Environments of the new value" chosen={environments} onChange={setEnvironments} />
+        <p class="hint">Encrypted at rest, given to builds as environment variables and a .env file, masked as *** in logs. Preview builds (branches other than the production branch) get only the variables marked Preview.</p>
         <ErrorNote>{error}</ErrorNote>
         {saved && <p class="notice" role="status">{saved}</p>}
       </form>
@@ -72,8 +113,14 @@ export function EnvironmentPanel({ project }: { project: Project }) {
               <span class="muted">
                 updated <Time iso={secret.updated_at} />
               </span>
+              <EnvironmentChoice
+                label={`Environments of ${secret.name}`}
+                chosen={moving?.name === secret.name ? moving.to : secret.environments}
+                disabled={moving?.name === secret.name}
+                onChange={(next) => move(secret, next)}
+              />
               <div class="row-actions">
-                <button type="button" class="button button-small" onClick={() => { setName(secret.name); setValue(""); }}>
+                <button type="button" class="button button-small" onClick={() => { setName(secret.name); setValue(""); setEnvironments([...secret.environments]); }}>
                   Replace
                 </button>
                 <button type="button" class="button button-small button-danger-quiet" onClick={() => setRemoving(secret.name)}>

@@ -1,6 +1,6 @@
 /**
- * Settings: rename, branch, build overrides (empty means "detect"), deploy hooks, the build
- * cache, and deleting the project (its name typed to confirm).
+ * Settings: rename, branch, build overrides (empty means "detect"), the previews' password,
+ * deploy hooks, the build cache, and deleting the project (its name typed to confirm).
  */
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
@@ -12,6 +12,7 @@ import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { CopyButton, ErrorNote, Time } from "../../components/ui";
 import { projectNameProblem } from "../../lib/projectName";
 import { useResource } from "../../lib/useResource";
+import { PreviewProtection } from "./PreviewProtection";
 
 type Editable = "name" | "branch" | "framework" | "node_version" | "install_command" | "build_command" | "output_dir" | "root_dir";
 const OVERRIDES: [Editable, string, string][] = [
@@ -99,6 +100,7 @@ export function SettingsPanel({ project, onSaved }: { project: Project; onSaved:
           </button>
         </div>
       </form>
+      <PreviewProtection project={project} onSaved={onSaved} />
       <DeployHooks project={project} />
       <BuildCache project={project} />
       <section class="card stack danger-zone" aria-labelledby="danger-title">
