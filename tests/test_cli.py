@@ -182,6 +182,14 @@ async def test_env_set_reads_the_value_from_stdin_and_never_prints_it(cli, proje
     listed = await cli("env", "list", "-p", "blog", "--json")
     assert [s["name"] for s in json.loads(listed.out)] == ["API_TOKEN"]
     assert "hunter2" not in listed.out + ran.out + ran.err
+    preview_only = await cli("env", "set", "PREVIEW_URL", "https://staging", "-p", "blog",
+                             "-e", "preview")
+    assert preview_only.code == 0, preview_only.err
+    table = (await cli("env", "list", "-p", "blog")).out
+    assert any(line.split()[:2] == ["PREVIEW_URL", "preview"] for line in table.splitlines())
+    assert any(line.split()[:3] == ["API_TOKEN", "production,", "preview"]
+               for line in table.splitlines())
+    assert (await cli("env", "unset", "PREVIEW_URL", "-p", "blog")).code == 0
     assert (await cli("env", "unset", "API_TOKEN", "-p", "blog")).code == 0
     assert json.loads((await cli("env", "list", "-p", "blog", "--json")).out) == []
 

@@ -280,3 +280,20 @@ async def test_an_upload_notifies_like_a_build(api, owner, project, io_loop):
         assert payloads[1]["deployment"]["id"] == build["deployment"]["id"]
     finally:
         await receiver.close()
+
+
+@pytest.mark.gen_test
+async def test_an_uploaded_preview_of_a_protected_project_asks_for_the_password(
+        api, owner, project):
+    protected = await api.request("PATCH", f"/api/projects/{project['id']}",
+                                  headers=owner.headers,
+                                  json_body={"preview_password": "correct horse"})
+    assert protected.status == 200, protected.body
+    await upload(api, owner, project, site_archive({"index.html": "production"}))
+    answer = await upload(api, owner, project, site_archive({"index.html": "secret preview"}),
+                          query="?preview=wip")
+    assert (await visit(api, "site.localhost")).body == b"production"
+    locked = await visit(api, "git-wip--site.localhost")
+    assert locked.status == 401 and b"secret preview" not in locked.body
+    immutable = await visit(api, f"{answer.json()['build']['id']}--site.localhost")
+    assert immutable.status == 401
