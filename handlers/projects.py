@@ -19,7 +19,8 @@ _SETTINGS = {
 CREATE_FIELDS = {
     **_SETTINGS,
     "name": Field(str, required=True, max_length=100),
-    "repo_url": Field(str, required=True, max_length=2048),
+    # Absent or null: a project without Git, published only by upload deploys.
+    "repo_url": Field(str, nullable=True, max_length=2048),
     "secrets": Field(dict),
 }
 UPDATE_FIELDS = {

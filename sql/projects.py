@@ -82,6 +82,14 @@ async def project_named(conn: AsyncConnection, name: str) -> bool:
     return await cursor.fetchone() is not None
 
 
+async def project_has_repository(conn: AsyncConnection, project_id: int) -> bool:
+    """Whether the project builds from Git (an upload-only project has no repo_url)."""
+    cursor = await conn.execute("SELECT repo_url IS NOT NULL FROM projects WHERE id = %s",
+                                (project_id,))
+    row = await cursor.fetchone()
+    return bool(row and row[0])
+
+
 async def project_owner(conn: AsyncConnection, project_id: int) -> int | None:
     cursor = await conn.execute("SELECT owner_id FROM projects WHERE id = %s", (project_id,))
     row = await cursor.fetchone()

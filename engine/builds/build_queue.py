@@ -18,7 +18,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from engine.builds.build_runner import BuildControl, BuildRunner, Outcome
+from engine.builds.build_runner import NO_REPOSITORY, BuildControl, BuildRunner, Outcome
 from engine.containers.docker_engine import docker_status
 from engine.errors import Conflict, NotFound, Unavailable
 from engine.events import EventEmitter
@@ -35,7 +35,12 @@ from sql.builds import (
     supersede_queued,
 )
 from sql.database import OUTAGE_ERRORS
-from sql.projects import all_project_ids, owned_project_branch, project_owner
+from sql.projects import (
+    all_project_ids,
+    owned_project_branch,
+    project_has_repository,
+    project_owner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +115,11 @@ class BuildQueue:
         """A manual build of the project's branch head, or of `commit`."""
         async with self.pool.connection() as conn:
             branch = await owned_project_branch(conn, owner_id, project_id)
+            has_git = await project_has_repository(conn, project_id)
         if branch is None:
             raise NotFound("no such project")
+        if not has_git:
+            raise Conflict(NO_REPOSITORY)
         return await self.enqueue(project_id, trigger="manual", branch=branch, commit_sha=commit)
 
     async def clear_cache(self, owner_id: int, project_id: int) -> None:

@@ -122,6 +122,10 @@ class _Failed(Exception):
         self.error, self.exit_code = error, exit_code
 
 
+NO_REPOSITORY = ("this project has no Git repository to build: publish it with "
+                 "`slipway deploy DIR --project NAME`, or set its repo_url")
+
+
 class BuildRunner:
     def __init__(self, *, pool: Any, loop: asyncio.AbstractEventLoop, box: SecretBox,
                  emitter: EventEmitter, config: Config, deploy: Deploy, cache_secret: bytes,
@@ -155,6 +159,9 @@ class BuildRunner:
     def _build(self, job: dict[str, Any], build_log: BuildLog, control: BuildControl,
                work: Path) -> Outcome:
         say = lambda text: build_log.line("system", text)  # noqa: E731
+        if job["repo_url"] is None:  # a deploy hook of an upload-only project, say
+            say(f"Error: {NO_REPOSITORY}")
+            return Outcome("failed", None, NO_REPOSITORY)
         try:
             client = connect_docker(self.config.docker_host)
         except DockerUnavailable as exc:

@@ -67,6 +67,8 @@ from sql.secrets import put_secret
 
 log = logging.getLogger(__name__)
 
+# The branch name an upload-only project's production deploys are recorded under.
+UPLOAD_ONLY_BRANCH = "main"
 PROBE_TIMEOUT_SECONDS = 20  # for `git ls-remote` when a project is created or repointed
 # The remote checks run on threads of their own, so that servers that never answer (up to the
 # timeout each) cannot take the threads DNS checks and site renames use.
@@ -105,13 +107,18 @@ class Projects:
 
     async def create(self, owner: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         """Validate, store the project, its secrets and its first build, then register the
-        webhook."""
+        webhook. Without a `repo_url` the project has no Git: nothing to probe or build, it
+        is published by upload deploys (`slipway deploy`) only."""
         settings = self._settings(body, owner)
         secret_values = body.get("secrets") or {}
         _check_secrets(secret_values)
-        pinned = await self._check_address(settings, owner)
-        # Without a branch, the remote's HEAD is its default one (GitHub's too).
-        settings["branch"] = await self._reachable_branch(owner, settings, pinned)
+        if settings.get("repo_url") is None:
+            settings.update(repo_url=None, github_repo=None,
+                            branch=settings.get("branch") or UPLOAD_ONLY_BRANCH)
+        else:
+            pinned = await self._check_address(settings, owner)
+            # Without a branch, the remote's HEAD is its default one (GitHub's too).
+            settings["branch"] = await self._reachable_branch(owner, settings, pinned)
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 project_id = await insert_project(conn, owner["id"], settings)
@@ -123,7 +130,8 @@ class Projects:
         log.info("user %s created project %s (%s)", owner["id"], project_id, settings["name"])
         if settings.get("github_repo"):
             await self._register_webhook(owner, project_id, settings["github_repo"])
-        await self.enqueue(project_id, trigger="manual", branch=settings["branch"])
+        if settings["repo_url"] is not None:
+            await self.enqueue(project_id, trigger="manual", branch=settings["branch"])
         return await self.get(owner["id"], project_id)
 
     async def update(self, owner: dict[str, Any], project_id: int,
@@ -137,7 +145,8 @@ class Projects:
         if "repo_url" in changes or "branch" in changes:
             source = {"repo_url": current["repo_url"], "github_repo": current["github_repo"],
                       "branch": current["branch"], **changes}
-            await self._reachable_branch(owner, source, pinned)
+            if source["repo_url"] is not None:  # an upload-only project's branch is a name
+                await self._reachable_branch(owner, source, pinned)
         repo_changed = "repo_url" in changes and changes["repo_url"] != current["repo_url"]
         if repo_changed and current["webhook_id"]:
             await self._remove_webhook(owner, current)
@@ -200,7 +209,7 @@ class Projects:
         settings: dict[str, Any] = {}
         if "name" in body:
             settings["name"] = check_name(body["name"])
-        if "repo_url" in body:
+        if body.get("repo_url") is not None:
             source = check_repo_url(body["repo_url"], github_url=self.config.github_url,
                                     local_admin=owner["is_local_admin"])
             settings.update(repo_url=source.url, github_repo=source.github_repo)

@@ -297,3 +297,27 @@ async def test_an_uploaded_preview_of_a_protected_project_asks_for_the_password(
     assert locked.status == 401 and b"secret preview" not in locked.body
     immutable = await visit(api, f"{answer.json()['build']['id']}--site.localhost")
     assert immutable.status == 401
+
+
+@pytest.mark.gen_test
+async def test_a_project_without_git_is_published_by_uploads_only(api, owner, app_server):
+    created = await api.post("/api/projects", headers=owner.headers, json_body={"name": "cli"})
+    assert created.status == 201, created.body
+    project = created.json()
+    assert (project["repo_url"], project["latest_build"]) == (None, None)
+
+    answer = await upload(api, owner, project, site_archive({"index.html": "no git"}))
+    assert answer.status == 201, answer.body
+    assert (await visit(api, "cli.localhost")).body == b"no git"
+
+    build = await api.post(f"/api/projects/{project['id']}/builds", headers=owner.headers)
+    assert build.status == 409
+    assert "slipway deploy" in build.json()["error"]["message"]
+    renamed = await api.request("PATCH", f"/api/projects/{project['id']}",
+                                headers=owner.headers, json_body={"branch": "trunk"})
+    assert renamed.status == 200, renamed.body
+
+    # A deploy hook still answers, and its build fails saying why instead of crashing.
+    hook = await api.post(f"/api/projects/{project['id']}/deploy-hook", headers=owner.headers)
+    triggered = await api.post("/api/hooks/" + hook.json()["url"].rsplit("/", 1)[1])
+    assert triggered.status == 202

@@ -45,7 +45,8 @@ export interface Deployment {
 export interface Project {
   id: number;
   name: string;
-  repo_url: string;
+  /** null: a project without Git, published only by upload deploys. */
+  repo_url: string | null;
   github_repo: string | null;
   branch: string;
   install_command: string | null;

@@ -21,7 +21,8 @@ interface RepoPage {
   next_page: number | null;
 }
 
-type Source = "github" | "url";
+/** Where the code comes from; "upload": no Git, the site is sent with `slipway deploy`. */
+type Source = "github" | "url" | "upload";
 
 const MAX_SEARCHED_PAGES = 20;
 
@@ -61,7 +62,7 @@ export function NewProjectPage() {
     event.preventDefault();
     setNameTouched(true);
     if (projectNameProblem(name)) return;
-    if (!repoUrl.trim()) {
+    if (source !== "upload" && !repoUrl.trim()) {
       setError(new ApiError(400, "validation_failed", "Choose a repository or enter a Git URL.", "repo_url"));
       return;
     }
@@ -69,7 +70,7 @@ export function NewProjectPage() {
     for (const row of env) {
       if (row.key.trim()) secrets[row.key.trim()] = row.value;
     }
-    const body: Record<string, unknown> = { name, repo_url: repoUrl.trim() };
+    const body: Record<string, unknown> = source === "upload" ? { name } : { name, repo_url: repoUrl.trim() };
     const optional: Record<string, string> = {
       branch, framework, install_command: installCommand, build_command: buildCommand,
       output_dir: outputDir, root_dir: rootDir,
@@ -104,8 +105,15 @@ export function NewProjectPage() {
             <button type="button" role="tab" aria-selected={source === "url"} class={source === "url" ? "active" : ""} onClick={() => setSource("url")}>
               Git URL
             </button>
+            <button type="button" role="tab" aria-selected={source === "upload"} class={source === "upload" ? "active" : ""} onClick={() => setSource("upload")}>
+              No Git: deploy from CI
+            </button>
           </div>
-          {source === "github" ? (
+          {source === "upload" ? (
+            <p class="hint">
+              Build anywhere, then send the output: <code>slipway deploy dist --project {name || "NAME"}</code> with an API token from Account → API tokens.
+            </p>
+          ) : source === "github" ? (
             githubLinked ? (
               <RepoPicker chosen={chosen} onChoose={choose} onUseUrl={() => setSource("url")} />
             ) : (
@@ -184,7 +192,7 @@ export function NewProjectPage() {
         {generalError && <ErrorNote error={error} />}
         <div class="form-actions">
           <button type="submit" class="button button-primary" disabled={busy}>
-            {busy ? "Creating…" : "Deploy"}
+            {busy ? "Creating…" : source === "upload" ? "Create project" : "Deploy"}
           </button>
         </div>
       </form>

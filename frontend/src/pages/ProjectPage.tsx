@@ -69,7 +69,7 @@ export function ProjectPage({ id, tab }: { id: number; tab: string }) {
             {p.name} <ProjectStateBadge state={projectState(p)} />
           </h1>
           <p class="muted">
-            {p.github_repo ?? p.repo_url} · branch <code>{p.branch}</code>
+            {p.repo_url === null ? <>No Git repository · deployed with <code>slipway deploy</code></> : <>{p.github_repo ?? p.repo_url} · branch <code>{p.branch}</code></>}
           </p>
         </div>
         <div class="header-actions">
@@ -78,16 +78,24 @@ export function ProjectPage({ id, tab }: { id: number; tab: string }) {
               Visit
             </a>
           )}
-          <button type="button" class="button button-primary" onClick={deployNow} disabled={deploying}>
-            {deploying ? "Starting…" : "Deploy now"}
-          </button>
+          {p.repo_url !== null && (
+            <button type="button" class="button button-primary" onClick={deployNow} disabled={deploying}>
+              {deploying ? "Starting…" : "Deploy now"}
+            </button>
+          )}
         </div>
       </div>
       <ErrorNote error={deployError} />
       <section class="card production" aria-label="Production">
         <div>
           <h2 class="label">Production</h2>
-          {p.production_url && live ? <ExternalLink href={p.production_url} /> : <span class="muted">Nothing is live yet.</span>}
+          {p.production_url && live ? (
+            <ExternalLink href={p.production_url} />
+          ) : p.repo_url === null ? (
+            <span class="muted">Nothing is live yet: run <code>slipway deploy dist --project {p.name}</code>.</span>
+          ) : (
+            <span class="muted">Nothing is live yet.</span>
+          )}
         </div>
         {live && (
           <div>

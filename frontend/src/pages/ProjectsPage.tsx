@@ -80,8 +80,8 @@ function ProjectCard({ project }: { project: Project }) {
       <p class="project-url">
         {project.production_url && live ? <ExternalLink href={project.production_url} /> : <span class="muted">Not deployed yet</span>}
       </p>
-      <p class="project-repo muted" title={project.repo_url}>
-        {project.github_repo ?? project.repo_url} · {project.branch}
+      <p class="project-repo muted" title={project.repo_url ?? undefined}>
+        {project.repo_url === null ? "No Git · slipway deploy" : <>{project.github_repo ?? project.repo_url} · {project.branch}</>}
       </p>
       <p class="project-meta muted">
         {live ? (

@@ -450,3 +450,17 @@ async def test_a_missing_base_image_that_cannot_be_pulled_fails_the_build_clearl
     assert build["status"] == "failed"
     assert build["error"].startswith("the image slipway-test/not-built-anywhere:1 is not available")
     assert build["error"].endswith("(SLIPWAY_NODE_IMAGE)")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_hook_build_of_a_project_without_git_fails_saying_how_to_deploy(builds):
+    session = await builds()
+    created = await session.api.post("/api/projects", headers=session.owner.headers,
+                                     json_body={"name": "uploads"})
+    assert created.status == 201, created.body
+    hook = await session.api.post(f"/api/projects/{created.json()['id']}/deploy-hook",
+                                  headers=session.owner.headers)
+    triggered = await session.api.post("/api/hooks/" + hook.json()["url"].rsplit("/", 1)[1])
+    build = await session.finished(triggered.json()["build"]["id"])
+    assert build["status"] == "failed"
+    assert "slipway deploy" in build["error"]
