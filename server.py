@@ -268,6 +268,7 @@ class Slipway(tornado.web.Application):
                 task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)
             await self.domains.close()
+            self.uploads.close()
             await self.builds.stop()
             await self.events.idle()  # the last builds' notifications queued, sent next start
             await self.notification_worker.close()

@@ -24,6 +24,7 @@ import tornado.web
 from engine.accounts.credentials import Credential, authenticate_bearer
 from engine.accounts.scopes import ADMIN, READ, SESSION, TOKEN_SCOPES
 from engine.errors import Conflict, Invalid, NotFound, Refused, SlipwayError, Unavailable
+from handlers.access_log import loggable_path
 from sql.database import OUTAGE_ERRORS, describe_error
 
 log = logging.getLogger(__name__)
@@ -206,14 +207,22 @@ class APIHandler(tornado.web.RequestHandler):
         super().send_error(status_code, **kwargs)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # The path as the access log writes it: a deploy hook's path is its bearer token.
+        path = loggable_path(self.request.path)
         if isinstance(value, SlipwayError):
-            log.info("%s %s: %s", self.request.method, self.request.path, value.message)
+            log.info("%s %s: %s", self.request.method, path, value.message)
             return
         if isinstance(value, OUTAGE_ERRORS):  # one line per request, not a stack trace
-            log.warning("%s %s: database unavailable: %s", self.request.method,
-                        self.request.path, describe_error(value))
+            log.warning("%s %s: database unavailable: %s", self.request.method, path,
+                        describe_error(value))
             return
-        super().log_exception(typ, value, tb)
+        if isinstance(value, tornado.web.HTTPError):  # an answer, logged only if it says why
+            if value.log_message:
+                log.warning("%s %s: %d %s", self.request.method, path, value.status_code,
+                            value.log_message % value.args if value.args else value.log_message)
+            return
+        log.error("uncaught exception in %s %s", self.request.method, path,
+                  exc_info=(typ, value, tb))
 
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)

@@ -16,10 +16,18 @@ async def _rows(conn: AsyncConnection, query: str, params: tuple) -> list[dict[s
     return await cursor.fetchall()
 
 
+async def lock_project(conn: AsyncConnection, project_id: int) -> None:
+    """Take the project's row lock until the transaction ends: two deploys (an upload and a
+    build, a rollback and a build) going live at once take turns instead of both demoting
+    the live deployment and one of them failing on the one-live-deployment index."""
+    await conn.execute("SELECT 1 FROM projects WHERE id = %s FOR UPDATE", (project_id,))
+
+
 async def record_live(conn: AsyncConnection, project_id: int, build_id: int, url: str,
                       production_url: str) -> dict[str, Any]:
     """A new live deployment; the previous live one becomes superseded. Call in a
     transaction."""
+    await lock_project(conn, project_id)
     await conn.execute("UPDATE deployments SET status = 'superseded' "
                        "WHERE project_id = %s AND status = 'live'", (project_id,))
     [deployment] = await _rows(
@@ -36,6 +44,7 @@ async def record_live(conn: AsyncConnection, project_id: int, build_id: int, url
 
 async def make_live_again(conn: AsyncConnection, deployment: dict[str, Any]) -> dict[str, Any]:
     """Roll back to `deployment`: the current live one becomes rolled_back. In a transaction."""
+    await lock_project(conn, deployment["project_id"])
     await conn.execute("UPDATE deployments SET status = 'rolled_back' "
                        "WHERE project_id = %s AND status = 'live'", (deployment["project_id"],))
     [row] = await _rows(

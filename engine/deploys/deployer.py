@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,26 @@ class Deployer:
                  enqueue: Callable[..., Awaitable[dict[str, Any]]]) -> None:
         self.pool, self.emitter, self.config, self.enqueue = pool, emitter, config, enqueue
         self._background: set[asyncio.Future[Any]] = set()
+        # (project, build id) of releases published but not yet live: pruning after another
+        # deploy of the project must leave them be (two builds, or uploads, at once).
+        self._in_flight: set[tuple[str, int]] = set()
+        self._in_flight_lock = threading.Lock()  # pruning reads it from its thread
 
     async def deploy(self, job: dict[str, Any], output: Path) -> dict[str, Any]:
         """Publish a passed build's output and make it live. Raises OSError if publishing
         fails, with the previous release still live."""
         loop = asyncio.get_running_loop()
+        name, build_id = job["project_name"], job["id"]
+        with self._in_flight_lock:
+            self._in_flight.add((name, build_id))
+        try:
+            return await self._publish(job, output, loop)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard((name, build_id))
+
+    async def _publish(self, job: dict[str, Any], output: Path,
+                       loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
         name, build_id = job["project_name"], job["id"]
         sites = self.config.deployments_dir
         release = await loop.run_in_executor(None, publish_release, sites, name, build_id,
@@ -69,7 +85,7 @@ class Deployer:
             raise
         log.info("project %s: build %s is live at %s", name, build_id, production)
         self._announce(job["owner_id"], deployment)
-        self._later(prune_releases, sites, name, self.config.keep_releases, set())
+        self._later(self._prune, name)
         self._later(precompress, release)
         return deployment
 
@@ -83,8 +99,7 @@ class Deployer:
         self.emitter.emit(job["owner_id"], "deploymentUpdate", {
             "projectId": job["project_id"], "buildId": job["id"], "deploymentId": None,
             "status": "preview", "url": url})
-        self._later(prune_releases, self.config.deployments_dir, name,
-                    self.config.keep_releases, set())
+        self._later(self._prune, name)
         self._later(precompress, release)
         return {"url": url, "preview": slug}
 
@@ -112,6 +127,14 @@ class Deployer:
         log.info("project %s: rolled back to build %s", name, target["build_id"])
         self._announce(owner_id, deployment)
         return "deployment", deployment
+
+    def _prune(self, project: str) -> list[int]:
+        """Prune the project's old releases, sparing those other deploys are publishing now
+        (blocking: runs on an executor thread)."""
+        with self._in_flight_lock:
+            publishing = {build_id for name, build_id in self._in_flight if name == project}
+        return prune_releases(self.config.deployments_dir, project, self.config.keep_releases,
+                              publishing)
 
     def _announce(self, owner_id: int, deployment: dict[str, Any]) -> None:
         self.emitter.emit(owner_id, "deploymentUpdate", {

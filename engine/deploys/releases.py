@@ -245,11 +245,22 @@ def _published_entries(source: Path) -> Iterator[tuple[Path, str, Path]]:
 
 
 def _link_kind(relative: Path, path: Path) -> str:
+    """A link is published only if it stays inside the output both as written and as
+    resolved on disk: links that each look inside can chain their way out together."""
     target = os.readlink(path)
     inside = posixpath.normpath(posixpath.join(str(relative.parent), target))
     if posixpath.isabs(target) or inside == ".." or inside.startswith("../"):
         return OUTSIDE_LINK
+    root = path
+    for _ in relative.parts:
+        root = root.parent
+    if not _within(os.path.realpath(path), os.path.realpath(root)):
+        return OUTSIDE_LINK
     return "link"
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _copy_tree(source: Path, target: Path, previous: Path | None) -> None:
@@ -263,7 +274,9 @@ def _copy_tree(source: Path, target: Path, previous: Path | None) -> None:
         elif kind == "file":
             dst.unlink(missing_ok=True)  # a sibling linked along with an unchanged file
             old = previous / relative if previous is not None else None
-            if old is not None and _same_file(src, old):
+            # Never a file reached through a link of the previous release: only its own.
+            if (old is not None and _within(os.path.realpath(old), os.path.realpath(previous))
+                    and _same_file(src, old)):
                 os.link(old, dst)
                 _link_siblings(src, old, dst)
             else:

@@ -11,7 +11,13 @@ never in memory) and every member is checked before a byte of it is written:
 - nothing is written through a link: a member below a path that an earlier member made a
   link is refused (the classic "link, then a file through it" escape);
 - the unpacked size is counted as bytes are written, not trusted from the headers, so a gzip
-  bomb stops at the limit; so does a flood of tiny files.
+  bomb stops at the limit; so does a flood of tiny files;
+- tarfile reads a PAX or GNU long-name header whole into memory before any check of ours can
+  run, so `_CheckedTarInfo` refuses one larger than MAX_HEADER_BYTES before it is read (a
+  150 MB header compresses to 150 KB), and sparse files, whose maps tarfile also reads whole;
+- a link's target is checked as written (no absolute path, no climbing past the root), and
+  once everything is unpacked every link is resolved on disk: a chain of links that each look
+  inside but together lead out (`l -> ../../..` then `x -> a/l/../../etc`) refuses the archive.
 
 Files are written 0644 and directories 0755 whatever the archive says, owned by Slipway.
 Everything here blocks: call it from an executor. On any refusal the caller deletes the
@@ -20,6 +26,7 @@ directory, so a refused archive leaves nothing behind.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import stat
@@ -33,6 +40,9 @@ from engine.config import format_size
 
 MAX_FILES = 100_000
 MAX_NAME_BYTES = 4096
+MAX_HEADER_BYTES = 64 * 1024  # a PAX or GNU long-name header: names and times, nothing more
+_EXTENDED_HEADERS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+                     tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 _CHUNK = 1024 * 1024
 
 
@@ -50,14 +60,42 @@ def unpack_archive(source: BinaryIO, target: Path, max_bytes: int) -> Unpacked:
     """Unpack the gzip-compressed tar `source` into the empty directory `target`."""
     unpacker = _Unpacker(target, max_bytes)
     try:
-        with tarfile.open(fileobj=source, mode="r|gz") as archive:
+        with tarfile.open(fileobj=source, mode="r|gz", tarinfo=_CheckedTarInfo) as archive:
             for member in archive:
                 unpacker.add(archive, member)
     except (tarfile.TarError, zlib.error, EOFError) as exc:
         raise RefusedArchive(f"the upload is not a readable .tar.gz archive ({exc})") from None
+    except OSError as exc:
+        if exc.errno in _UNWRITABLE_NAMES:
+            raise RefusedArchive(f"{exc.filename or 'a member'}: a file name this server "
+                                 f"cannot write ({exc.strerror})") from None
+        raise
     if unpacker.files == 0:
         raise RefusedArchive("the archive holds no files")
+    unpacker.check_links()
     return Unpacked(unpacker.files, unpacker.size)
+
+
+_UNWRITABLE_NAMES = (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL)
+
+
+class _CheckedTarInfo(tarfile.TarInfo):
+    """tarfile's member header, refusing what tarfile would otherwise read whole into
+    memory before handing the member over (these hooks are tarfile's own extension points
+    for header kinds, stable since Python 3.0)."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED_HEADERS and self.size > MAX_HEADER_BYTES:
+            raise RefusedArchive(f"an extended (PAX or long-name) header of {self.size:,} "
+                                 f"bytes: more than {MAX_HEADER_BYTES:,} is not accepted")
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise RefusedArchive(f"{self.name}: sparse files are not accepted")
+        return super()._proc_member(tarfile_)
+
+    def _proc_gnusparse_00(self, next_: tarfile.TarInfo, *args: object) -> None:
+        raise RefusedArchive(f"{next_.name}: sparse files are not accepted")
+
+    _proc_gnusparse_01 = _proc_gnusparse_10 = _proc_gnusparse_00
 
 
 class _Unpacker:
@@ -137,6 +175,14 @@ class _Unpacker:
         path.unlink(missing_ok=True)
         os.symlink(target, path)
         self._links.add(name)
+
+    def check_links(self) -> None:
+        """Every link, resolved on disk now that all are made, stays inside the archive."""
+        root = os.path.realpath(self.target)
+        for name in sorted(self._links):
+            resolved = os.path.realpath(self.target / name)
+            if resolved != root and not resolved.startswith(root + os.sep):
+                raise RefusedArchive(f"{name}: leads outside the archive through other links")
 
     def _parents(self, path: Path) -> None:
         """Create the member's missing parent directories (archives may omit them)."""

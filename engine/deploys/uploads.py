@@ -12,6 +12,7 @@ build once live. A refused archive answers 400 and leaves no row, no release, no
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import secrets
 import shutil
@@ -26,7 +27,7 @@ from engine.config import Config, readable_size
 from engine.deploys.deployer import Deployer
 from engine.deploys.previews import branch_slug
 from engine.deploys.upload_archive import RefusedArchive, Unpacked, unpack_archive
-from engine.errors import Invalid, NotFound
+from engine.errors import Invalid, NotFound, Unavailable
 from engine.events import EventEmitter
 from engine.sites.site_paths import site_url
 from sql.builds import build_job, finish_build, start_upload
@@ -35,6 +36,10 @@ from sql.projects import get_project
 log = logging.getLogger(__name__)
 
 MAX_BRANCH = 255
+# Unpacking runs on threads of its own, two at a time: a burst of large uploads waits its
+# turn there instead of taking the shared threads that password checks, publishing and DNS
+# lookups need.
+UNPACK_THREADS = 2
 
 
 class Uploads:
@@ -44,11 +49,16 @@ class Uploads:
         self.pool, self.emitter, self.config, self.deployer = pool, emitter, config, deployer
         self.announce = announce  # sends a build's buildStatusUpdate to its owner
         self.work_dir = config.data_dir / "uploads"
+        self._unpacking = concurrent.futures.ThreadPoolExecutor(
+            max_workers=UNPACK_THREADS, thread_name_prefix="slipway-unpack")
 
     def new_upload_file(self) -> Path:
         """Where a request streams its archive (the caller deletes it when done)."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
         return self.work_dir / f"{secrets.token_hex(8)}.tar.gz"
+
+    def close(self) -> None:
+        self._unpacking.shutdown(wait=False, cancel_futures=True)
 
     def remove_leftovers(self) -> None:
         """At start: archives and unpacked files of uploads a killed Slipway was receiving.
@@ -79,9 +89,14 @@ class Uploads:
         files = archive.with_suffix(".files")
         try:
             try:
-                unpacked = await loop.run_in_executor(None, self._unpack, archive, files)
+                unpacked = await loop.run_in_executor(self._unpacking, self._unpack, archive,
+                                                      files)
             except RefusedArchive as exc:
                 raise Invalid(str(exc), field="body") from None
+            except OSError as exc:  # a full disk, say: the archive is not at fault
+                log.error("upload to project %s could not be unpacked: %s", project_id, exc)
+                raise Unavailable(f"the upload could not be unpacked on the server: "
+                                  f"{exc.strerror or exc}") from None
             async with self.pool.connection() as conn:
                 build = await start_upload(conn, project_id, branch, preview)
                 job = await build_job(conn, build["id"])
@@ -113,6 +128,9 @@ class Uploads:
             build_log.finish()
             await build_log.close()
             await self._finished(job["id"], "failed", "publishing the upload failed")
+            if isinstance(exc, OSError):  # a full disk, say: the server's trouble
+                raise Unavailable("publishing the upload failed on the server; the live "
+                                  "site is unchanged") from None
             raise
         url = result["url"] if job["preview"] else site_url(
             self.config.public_url, self.config.domain, job["project_name"])

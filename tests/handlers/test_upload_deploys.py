@@ -3,6 +3,7 @@ exactly like a build's output, and a hostile archive is refused with nothing lef
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
 import json
@@ -18,7 +19,14 @@ import pytest
 from engine.deploys.upload_archive import unpack_archive
 from tests.support.accounts import sign_in_github_user
 from tests.support.app import start_app, stop_app
-from tests.support.archives import archive, file_entry, link_entry, site_archive, special_entry
+from tests.support.archives import (
+    archive,
+    file_entry,
+    link_entry,
+    pax_entry,
+    site_archive,
+    special_entry,
+)
 from tests.support.receiver import Receiver
 from tests.support.repos import make_repo
 
@@ -182,6 +190,14 @@ HOSTILE = {
     "a truncated archive": lambda: site_archive({
         "index.html": random.Random(1).randbytes(50_000)})[:30_000],
     "no files": lambda: archive([]),
+    "a chain of links leading out": lambda: archive([
+        file_entry("index.html", "hi"), link_entry("a/b/c/l", "../../.."),
+        link_entry("x", "a/b/c/l/../../../../../../etc/shadow")]),
+    "a huge PAX header": lambda: archive([pax_entry("index.html", "hi",
+                                                    {"comment": "A" * 300_000})]),
+    "a huge GNU long name": lambda: archive([file_entry("n" * 70_000, "x")],
+                                            tar_format=tarfile.GNU_FORMAT),
+    "a name part too long to write": lambda: archive([file_entry("g/" + "q" * 300, "x")]),
 }
 
 
@@ -321,3 +337,17 @@ async def test_a_project_without_git_is_published_by_uploads_only(api, owner, ap
     hook = await api.post(f"/api/projects/{project['id']}/deploy-hook", headers=owner.headers)
     triggered = await api.post("/api/hooks/" + hook.json()["url"].rsplit("/", 1)[1])
     assert triggered.status == 202
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_uploads_going_live_at_once_take_turns(api, owner, project):
+    answers = await asyncio.gather(*[
+        upload(api, owner, project, site_archive({"index.html": f"version {n}"}))
+        for n in range(6)])
+    assert [a.status for a in answers] == [201] * 6, [a.body for a in answers]
+    history = (await api.get(f"/api/projects/{project['id']}/deployments",
+                             headers=owner.headers)).json()
+    assert [d["status"] for d in history].count("live") == 1
+    [live] = [d for d in history if d["status"] == "live"]
+    [winner] = [n for n, a in enumerate(answers) if a.json()["deployment"]["id"] == live["id"]]
+    assert (await visit(api, "site.localhost")).body == f"version {winner}".encode()

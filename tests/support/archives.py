@@ -34,9 +34,17 @@ def special_entry(name: str, kind: bytes) -> tuple[tarfile.TarInfo, bytes]:
     return info, b""
 
 
-def archive(entries: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:
+def pax_entry(name: str, data: str, headers: dict[str, str]) -> tuple[tarfile.TarInfo, bytes]:
+    """A file with PAX extended header records (written as a PAX header before it)."""
+    info, content = file_entry(name, data)
+    info.pax_headers = headers
+    return info, content
+
+
+def archive(entries: list[tuple[tarfile.TarInfo, bytes]],
+            tar_format: int = tarfile.PAX_FORMAT) -> bytes:
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tar_format) as tar:
         for info, content in entries:
             tar.addfile(info, io.BytesIO(content) if info.isfile() else None)
     return buffer.getvalue()
