@@ -44,6 +44,11 @@ class Client:
         if self._session is not None:
             await self._session.close()
 
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "use the client in `async with`"
+        return self._session
+
     async def get(self, path: str, **params: Any) -> Any:
         return await self.request("GET", path, params={k: v for k, v in params.items()
                                                        if v is not None})
@@ -57,10 +62,14 @@ class Client:
                                              data=data, headers=headers) as response:
                 body = await response.read()
                 if response.status >= 400:
-                    raise _error(response.status, body)
+                    raise _error(response.status, body, self.url)
                 if response.status == 204 or not body:
                     return None
-                return await response.json(content_type=None)
+                try:
+                    return jsonlib.loads(body)
+                except ValueError:
+                    raise ApiError(f"{self.url} did not answer like Slipway (not JSON): is it "
+                                   "the dashboard's address?") from None
         except aiohttp.ClientError as exc:
             raise ApiError(f"cannot reach Slipway at {self.url}: {exc}") from None
         except TimeoutError:
@@ -74,11 +83,13 @@ class Client:
             headers={"Content-Type": "application/gzip", "Content-Length": str(size)})
 
     async def project(self, name_or_id: str) -> dict[str, Any]:
-        """A project by its name (or id), as `--project` names it."""
+        """A project by its name, as `--project` names it; an id only when no project has
+        that name (a project may be called `5`)."""
         projects = await self.get("/api/projects")
-        for project in projects:
-            if project["name"] == name_or_id or str(project["id"]) == name_or_id:
-                return project
+        for wanted in ("name", "id"):
+            for project in projects:
+                if str(project[wanted]) == name_or_id:
+                    return project
         raise ApiError(f"no project named {name_or_id!r} (see the dashboard, or check the "
                        "token's owner)", 404, "not_found")
 
@@ -91,9 +102,10 @@ async def _chunks(path: Path, progress: Callable[[int], None]) -> AsyncIterator[
             progress(len(chunk))
 
 
-def _error(status: int, body: bytes) -> ApiError:
+def _error(status: int, body: bytes, url: str) -> ApiError:
     try:
         error = jsonlib.loads(body)["error"]
         return ApiError(error["message"], status, error.get("code"))
     except (ValueError, KeyError, TypeError):
-        return ApiError(f"Slipway answered {status}", status)
+        return ApiError(f"{url} answered {status} without a Slipway error: is it the "
+                        "dashboard's address?", status)

@@ -47,7 +47,10 @@ class LogFollower:
 
     async def follow(self) -> str:
         """Show the log until the build ends; its final status."""
-        sio = socketio.AsyncClient(reconnection=True, logger=False, engineio_logger=False)
+        # On the client's own HTTP session, closed with it: a failed connection leaves no
+        # session for aiohttp to complain about at exit.
+        sio = socketio.AsyncClient(reconnection=True, logger=False, engineio_logger=False,
+                                   http_session=self.client.session)
         for event, stream in LINE_EVENTS.items():
             sio.on(event, self._receiver(stream))
         sio.on("buildStatusUpdate", self._on_status)

@@ -19,16 +19,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
 from engine import __version__
 from engine.config import readable_size
@@ -38,6 +41,7 @@ from slipway_cli.packing import pack_directory
 from slipway_cli.settings import (
     NotConfigured,
     Settings,
+    check_url,
     forget_settings,
     load_settings,
     save_settings,
@@ -56,7 +60,7 @@ class Failed(click.ClickException):
     exit_code = EXIT_FAILED
 
     def show(self, file: Any = None) -> None:
-        err.print(f"[red]error:[/red] {escape(self.message)}")
+        err.print(f"[red]Error:[/red] {escape(self.message)}")
 
 
 class NotSignedIn(Failed):
@@ -102,6 +106,42 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2))
 
 
+def print_table(columns: list[str], rows: list[list[str]]) -> None:
+    """A table for people at a terminal; tab-separated lines, never cut, for a pipe or a
+    CI log (`slipway deployments -p blog | cut -f4`)."""
+    if not out.is_terminal:
+        for row in [columns, *rows]:
+            click.echo("\t".join(Text.from_markup(cell).plain for cell in row))
+        return
+    table = Table(*columns, box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
+class Id(click.ParamType):
+    """A build's or deployment's number, as the dashboard and `--json` show it."""
+
+    name = "id"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        text = str(value).lstrip("#")
+        if not text.isdigit() or int(text) < 1:
+            self.fail(f"{value!r} is not a build or deployment number such as 42", param, ctx)
+        return int(text)
+
+
+# What a secret's name may be (the server checks too): it goes into the request's path.
+SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
+
+
+def secret_path(project_id: int, name: str) -> str:
+    if not SECRET_NAME.fullmatch(name):
+        raise click.BadParameter(f"{name!r}: a name is letters, digits and _, not starting "
+                                 "with a digit", param_hint="NAME")
+    return f"/api/projects/{project_id}/secrets/{quote(name, safe='')}"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="slipway")
 def cli() -> None:
@@ -110,11 +150,19 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--url", required=True, help="The Slipway dashboard's URL.")
-@click.option("--token", prompt=True, hide_input=True,
-              help="A token from Account → Tokens (asked for when left out).")
-def login(url: str, token: str) -> None:
+@click.option("--token", help="A token from Account → API tokens (else asked for at a "
+              "terminal, or read from stdin).")
+def login(url: str, token: str | None) -> None:
     """Check a token against a server and save both for the next commands."""
-    settings = Settings(url.rstrip("/"), token.strip())
+    if token is None:
+        token = (click.prompt("Token", hide_input=True) if sys.stdin.isatty()
+                 else sys.stdin.readline())
+    try:
+        settings = Settings(check_url(url), token.strip())
+    except NotConfigured as exc:
+        raise NotSignedIn(str(exc)) from None
+    if not settings.token:
+        raise NotSignedIn("no token given: pass --token, or send it on stdin")
 
     async def check() -> dict[str, Any]:
         async with Client(settings.url, settings.token) as client:
@@ -146,6 +194,9 @@ def logout() -> None:
 async def deploy(client: Client, directory: Path, project: str, preview: str | None,
                  as_json: bool) -> None:
     """Upload DIRECTORY (a built site: dist, out, build...) and make it live."""
+    if preview is not None and not preview.strip():
+        # `--preview "$BRANCH"` with the variable empty must not publish to production.
+        raise click.BadParameter("the branch name is empty", param_hint="--preview")
     target = await client.project(project)
     loop = asyncio.get_running_loop()
     packed = await loop.run_in_executor(None, pack_directory, directory)
@@ -158,12 +209,16 @@ async def deploy(client: Client, directory: Path, project: str, preview: str | N
         err.print(f"Packed {packed.files} files ({readable_size(packed.bytes)}) "
                   f"into {readable_size(size)}")
         params = {"preview": preview} if preview else {}
-        with Progress("Uploading", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                      console=err, transient=True) as progress:
-            task = progress.add_task("upload", total=size)
-            answer = await client.upload(f"/api/projects/{target['id']}/deployments",
-                                         packed.path, params,
-                                         lambda sent: progress.advance(task, sent))
+        path = f"/api/projects/{target['id']}/deployments"
+        if err.is_terminal:
+            with Progress("Uploading", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                          console=err, transient=True) as progress:
+                task = progress.add_task("upload", total=size)
+                answer = await client.upload(path, packed.path, params,
+                                             lambda sent: progress.advance(task, sent))
+        else:  # a CI log: one line, no bar redrawn into it
+            err.print(f"Uploading {readable_size(size)} to {escape(client.url)}")
+            answer = await client.upload(path, packed.path, params, lambda sent: None)
     finally:
         packed.path.unlink(missing_ok=True)
     if as_json:
@@ -187,11 +242,17 @@ async def build(client: Client, project: str, follow: bool, as_json: bool) -> in
     target = await client.project(project)
     answer = await client.request("POST", f"/api/projects/{target['id']}/builds", json={})
     build = answer["build"]
-    if as_json and not follow:
-        print_json(answer)
+    if not follow:
+        if as_json:
+            print_json(answer)
+        else:
+            err.print(f"Queued build #{build['id']} of {escape(build['branch'])}")
         return 0
     err.print(f"Queued build #{build['id']} of {escape(build['branch'])}")
-    return await _follow(client, build["id"]) if follow else 0
+    code = await _follow(client, build["id"], to_stderr=as_json)
+    if as_json:  # the log went to stderr; stdout gets the build as it ended
+        print_json({"build": await client.get(f"/api/builds/{build['id']}")})
+    return code
 
 
 @cli.command()
@@ -206,11 +267,9 @@ async def builds(client: Client, project: str, limit: int, as_json: bool) -> Non
     if as_json:
         print_json(rows)
         return
-    table = Table("build", "status", "trigger", "branch", "commit", "started", box=None)
-    for row in rows:
-        table.add_row(f"#{row['id']}", _status(row["status"]), row["trigger"], row["branch"],
-                      (row["commit_sha"] or "")[:7], row["started_at"] or "")
-    out.print(table)
+    print_table(["build", "status", "trigger", "branch", "commit", "started"], [
+        [f"#{row['id']}", _status(row["status"]), row["trigger"], row["branch"],
+         (row["commit_sha"] or "")[:7], row["started_at"] or ""] for row in rows])
 
 
 @cli.command()
@@ -225,15 +284,13 @@ async def deployments(client: Client, project: str, limit: int, as_json: bool) -
     if as_json:
         print_json(rows)
         return
-    table = Table("deployment", "status", "build", "url", "created", box=None)
-    for row in rows:
-        table.add_row(str(row["id"]), _status(row["status"]), f"#{row['build_id']}",
-                      row["url"], row["created_at"])
-    out.print(table)
+    print_table(["deployment", "status", "build", "url", "created"], [
+        [str(row["id"]), _status(row["status"]), f"#{row['build_id']}", row["url"],
+         row["created_at"]] for row in rows])
 
 
 @cli.command()
-@click.argument("build_id", metavar="BUILD", type=click.IntRange(1))
+@click.argument("build_id", metavar="BUILD", type=Id())
 @click.option("--follow", "-f", is_flag=True,
               help="Keep printing until the build ends; exit 0 only if it passed.")
 @api_command
@@ -246,7 +303,7 @@ async def logs(client: Client, build_id: int, follow: bool) -> int:
 
 
 @cli.command()
-@click.argument("deployment_id", metavar="DEPLOYMENT", type=click.IntRange(1))
+@click.argument("deployment_id", metavar="DEPLOYMENT", type=Id())
 @json_option
 @api_command
 async def rollback(client: Client, deployment_id: int, as_json: bool) -> None:
@@ -278,11 +335,9 @@ async def env_list(client: Client, project: str, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("name", "environments", "updated", box=None)
-    for row in rows:
-        table.add_row(row["name"], ", ".join(row.get("environments", ENVIRONMENTS)),
-                      row["updated_at"])
-    out.print(table)
+    print_table(["name", "environments", "updated"], [
+        [row["name"], ",".join(row.get("environments", ENVIRONMENTS)), row["updated_at"]]
+        for row in rows])
 
 
 @env.command("set")
@@ -295,16 +350,24 @@ async def env_list(client: Client, project: str, as_json: bool) -> None:
 @api_command
 async def env_set(client: Client, name: str, value: str | None, project: str,
                   environments: tuple[str, ...]) -> None:
-    """Set a secret. Without VALUE it is read from stdin, keeping it out of shell history."""
+    """Set a secret. Without VALUE it is read from stdin, keeping it out of shell history;
+    with only --environment and nothing on stdin, the secret keeps its value and moves."""
+    explicit = value is not None
     if value is None:
         value = (click.prompt(f"{name}", hide_input=True) if sys.stdin.isatty()
                  else sys.stdin.read().rstrip("\n"))
+        if not value and not environments:
+            raise click.BadParameter("no value: give VALUE, or send it on stdin",
+                                     param_hint="VALUE")
     target = await client.project(project)
-    body: dict[str, Any] = {"value": value}
+    keep_value = not explicit and not value  # only --environment: the secret moves
+    body: dict[str, Any] = {} if keep_value else {"value": value}
     if environments:
         body["environments"] = sorted(set(environments))
-    await client.request("PUT", f"/api/projects/{target['id']}/secrets/{name}", json=body)
-    err.print(f"Set {escape(name)} on {escape(project)}; the next build uses it")
+    await client.request("PUT", secret_path(target["id"], name), json=body)
+    where = f" ({', '.join(body['environments'])})" if environments else ""
+    done = "Moved" if keep_value else "Set"
+    err.print(f"{done} {escape(name)}{where} on {escape(project)}; the next build uses it")
 
 
 @env.command("unset")
@@ -314,12 +377,13 @@ async def env_set(client: Client, name: str, value: str | None, project: str,
 async def env_unset(client: Client, name: str, project: str) -> None:
     """Remove a secret."""
     target = await client.project(project)
-    await client.request("DELETE", f"/api/projects/{target['id']}/secrets/{name}")
+    await client.request("DELETE", secret_path(target["id"], name))
     err.print(f"Removed {escape(name)} from {escape(project)}")
 
 
-async def _follow(client: Client, build_id: int) -> int:
-    status = await LogFollower(client, build_id, _print_line).follow()
+async def _follow(client: Client, build_id: int, *, to_stderr: bool = False) -> int:
+    show = _print_line_to_stderr if to_stderr else _print_line
+    status = await LogFollower(client, build_id, show).follow()
     colour = "green" if status == "passed" else "red"
     err.print(f"Build #{build_id} [{colour}]{status}[/{colour}]")
     return 0 if status == "passed" else EXIT_FAILED
@@ -333,6 +397,10 @@ def _print_line(line: dict[str, Any]) -> None:
         out.print(f"[red]{escape(text)}[/red]")
     else:
         out.print(escape(text))
+
+
+def _print_line_to_stderr(line: dict[str, Any]) -> None:
+    click.echo(line["log"], err=True)
 
 
 def _status(status: str) -> str:

@@ -55,19 +55,26 @@ def pack_directory(source: Path, on_file: Callable[[int], None] = lambda size: N
 
 
 def _entries(source: Path, packed: Packed):
+    never: set[str] = set()
     for root, dirs, files in os.walk(source):
         here = Path(root)
+        never.update(d for d in dirs if _never_sent(d))
         dirs[:] = sorted(d for d in dirs if not _never_sent(d))
         for name in [*dirs, *sorted(files)]:
             if _never_sent(name):
+                never.add(name)
                 continue
             path = here / name
             relative = path.relative_to(source).as_posix()
             if path.is_symlink():
                 target = os.readlink(path)
                 inside = posixpath.normpath(posixpath.join(posixpath.dirname(relative), target))
-                if posixpath.isabs(target) or inside == ".." or inside.startswith("../"):
-                    packed.left_out.append(f"{relative} -> {target} (links outside {source})")
+                if posixpath.isabs(target):
+                    packed.left_out.append(f"{relative} -> {target} (an absolute link; make "
+                                           "it relative to keep it)")
+                    continue
+                if inside == ".." or inside.startswith("../"):
+                    packed.left_out.append(f"{relative} -> {target} (leads out of {source})")
                     continue
                 yield relative, path
             elif path.is_dir() or path.is_file():
@@ -75,6 +82,8 @@ def _entries(source: Path, packed: Packed):
             else:
                 packed.left_out.append(f"{relative} (not a file or directory)")
         dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
+    if never:
+        packed.left_out.append(f"{', '.join(sorted(never))} (never published)")
 
 
 def _never_sent(name: str) -> bool:

@@ -40,12 +40,32 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except (OSError, ValueError) as exc:
             raise NotConfigured(f"{path} cannot be read ({exc}); run slipway login again") \
                 from None
-    url = environ.get("SLIPWAY_URL") or saved.get("url")
-    token = environ.get("SLIPWAY_TOKEN") or saved.get("token")
+    url, token = environ.get("SLIPWAY_URL"), environ.get("SLIPWAY_TOKEN")
+    saved_url = (saved.get("url") or "").rstrip("/")
+    # A token only ever goes to the server it was given for: the variables come as a pair,
+    # or one of them with the saved half that belongs to it.
+    if url and not token:
+        if url.rstrip("/") != saved_url:
+            raise NotConfigured("SLIPWAY_URL is set but SLIPWAY_TOKEN is not (and no token "
+                                "was saved for that server with slipway login)")
+        token = saved.get("token")
+    elif token and not url:
+        raise NotConfigured("SLIPWAY_TOKEN is set but SLIPWAY_URL is not: set both")
+    elif not url:
+        url, token = saved_url, saved.get("token")
     if not url or not token:
         raise NotConfigured("not signed in: run `slipway login --url URL --token TOKEN`, or "
                             "set SLIPWAY_URL and SLIPWAY_TOKEN")
-    return Settings(url.rstrip("/"), token)
+    return Settings(check_url(url), token)
+
+
+def check_url(url: str) -> str:
+    """The server's address without a trailing slash; NotConfigured unless it is http(s)."""
+    url = url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise NotConfigured(f"{url!r} is not a URL: give the dashboard's address with "
+                            "http:// or https://")
+    return url
 
 
 def save_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:

@@ -185,10 +185,17 @@ async def test_env_set_reads_the_value_from_stdin_and_never_prints_it(cli, proje
     preview_only = await cli("env", "set", "PREVIEW_URL", "https://staging", "-p", "blog",
                              "-e", "preview")
     assert preview_only.code == 0, preview_only.err
-    table = (await cli("env", "list", "-p", "blog")).out
-    assert any(line.split()[:2] == ["PREVIEW_URL", "preview"] for line in table.splitlines())
-    assert any(line.split()[:3] == ["API_TOKEN", "production,", "preview"]
-               for line in table.splitlines())
+    listing = (await cli("env", "list", "-p", "blog")).out
+    table = [line.split("\t") for line in listing.splitlines()]
+    assert table[0] == ["name", "environments", "updated"]  # a pipe gets tab-separated lines
+    assert [row[:2] for row in table[1:]] == [["API_TOKEN", "production,preview"],
+                                              ["PREVIEW_URL", "preview"]]
+    moved = await cli("env", "set", "API_TOKEN", "-p", "blog", "-e", "production", stdin="")
+    assert moved.code == 0 and "Moved API_TOKEN (production)" in moved.err
+    listed = json.loads((await cli("env", "list", "-p", "blog", "--json")).out)
+    assert {s["name"]: s["environments"] for s in listed}["API_TOKEN"] == ["production"]
+    empty = await cli("env", "set", "EMPTY", "-p", "blog", stdin="")
+    assert empty.code == 2 and "no value" in empty.err
     assert (await cli("env", "unset", "PREVIEW_URL", "-p", "blog")).code == 0
     assert (await cli("env", "unset", "API_TOKEN", "-p", "blog")).code == 0
     assert json.loads((await cli("env", "list", "-p", "blog", "--json")).out) == []
@@ -282,3 +289,64 @@ async def test_logs_follow_works_with_an_api_token(builds, tmp_path):
     assert ran.code == 0, ran.err
     assert [line for line in ran.out.splitlines() if line.startswith("building page")] == [
         f"building page {n} of 5" for n in range(1, 6)]
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_secret_name_cannot_reach_another_endpoint(cli, project, api, owner):
+    for name in (f"../../{project['id']}", "../../../tokens/1", "KEY#x", "KEY?x=1"):
+        ran = await cli("env", "unset", name, "-p", "blog")
+        assert ran.code == 2, (name, ran.err)
+    still = await api.get(f"/api/projects/{project['id']}", headers=owner.headers)
+    assert still.status == 200
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_project_is_found_by_name_before_id(cli, site, project, api, owner, tmp_path):
+    repo = make_repo(tmp_path / "five", {"index.html": "x"})
+    named = await api.post("/api/projects", headers=owner.headers,
+                           json_body={"name": str(project["id"] + 1), "repo_url": str(repo)})
+    assert named.status == 201, named.body
+    # A project named like the other's id: the name wins.
+    ran = await cli("deploy", str(site), "-p", str(project["id"] + 1), "--json")
+    assert json.loads(ran.out)["build"]["project_id"] == named.json()["id"]
+    by_id = await cli("deploy", str(site), "-p", str(project["id"]), "--json")
+    assert json.loads(by_id.out)["build"]["project_id"] == project["id"]
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_mistakes_a_ci_script_makes_are_usage_errors(cli, site, project, tmp_path,
+                                                          app_server, owner):
+    empty_branch = await cli("deploy", str(site), "-p", "blog", "--preview", "")
+    assert empty_branch.code == 2 and "--preview" in empty_branch.err
+    no_scheme = await Cli(tmp_path / "h1")("login", "--url", "127.0.0.1:8080", "--token", "t")
+    assert no_scheme.code == 2 and "http://" in no_scheme.err
+    not_slipway = await Cli(tmp_path / "h2")("login", "--url", app_server.url + "/login",
+                                             "--token", owner.token)
+    assert not_slipway.code == 1 and "did not answer like Slipway" in not_slipway.err
+    assert "Traceback" not in not_slipway.err
+    from_stdin = await Cli(tmp_path / "h3")("login", "--url", app_server.url,
+                                            stdin=owner.token + "\n")
+    assert from_stdin.code == 0, from_stdin.err
+    assert "Warning" not in from_stdin.err
+    nothing = await Cli(tmp_path / "h4")("login", "--url", app_server.url, stdin="")
+    assert nothing.code == 2
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_saved_token_never_goes_to_another_server(tmp_path, app_server, owner, project):
+    cli = Cli(tmp_path / "home")
+    assert (await cli("login", "--url", app_server.url, "--token", owner.token)).code == 0
+    elsewhere = await cli("builds", "-p", "blog", SLIPWAY_URL="http://127.0.0.1:9")
+    assert elsewhere.code == 2 and "SLIPWAY_TOKEN" in elsewhere.err
+    same = await cli("builds", "-p", "blog", SLIPWAY_URL=app_server.url + "/")
+    assert same.code == 0, same.err
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_tables_in_a_pipe_are_whole_lines(cli, site, project, app_server):
+    await cli("deploy", str(site), "-p", "blog")
+    rows = [line.split("\t") for line in
+            (await cli("deployments", "-p", "blog")).out.splitlines()]
+    assert rows[0] == ["deployment", "status", "build", "url", "created"]
+    assert rows[1][1] == "live"
+    assert rows[1][3].startswith("http://") and rows[1][3].endswith(f":{app_server.port}")
