@@ -72,7 +72,8 @@ class BuildQueue:
         engine = await loop.run_in_executor(None, docker_status, self.runner.config.docker_host,
                                             self.runner.config.build_network)
         if engine != "ok":  # said now, not at the first build
-            log.warning("%s; builds will fail until this is fixed", engine)
+            said = "builds will fail" in engine
+            log.warning("%s%s", engine, "" if said else "; builds will fail until this is fixed")
         async with self.pool.connection() as conn:
             interrupted = await fail_interrupted(conn)
         for build in interrupted:
