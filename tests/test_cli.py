@@ -10,17 +10,20 @@ import os
 import stat
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+import slipway_cli
 from engine import __version__
 from tests.support.accounts import sign_in_local_admin
 from tests.support.browser import node_site_files
 from tests.support.repos import commit_files, make_repo
 
 CLI_SECONDS = 60
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -350,3 +353,26 @@ async def test_tables_in_a_pipe_are_whole_lines(cli, site, project, app_server):
     assert rows[0] == ["deployment", "status", "build", "url", "created"]
     assert rows[1][1] == "live"
     assert rows[1][3].startswith("http://") and rows[1][3].endswith(f":{app_server.port}")
+
+
+def test_the_cli_stands_alone_for_ci(tmp_path):
+    # CI installs cli/ alone: it must import nothing of the server, and build as its own
+    # package with the same command and version.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, slipway_cli.main; print(' '.join(sys.modules))"],
+        capture_output=True, text=True, check=True, cwd=tmp_path)
+    modules = set(loaded.stdout.split())
+    # (tornado may appear: python-socketio imports it when it is installed, as here.)
+    server_side = {"engine", "handlers", "sql", "server", "psycopg", "docker", "pgserver"}
+    assert not modules & server_side, modules & server_side
+    assert slipway_cli.__version__ == __version__
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--wheel-dir", str(tmp_path), str(ROOT / "cli")],
+                   check=True, capture_output=True, timeout=120)
+    [wheel] = tmp_path.glob("slipway_cli-*.whl")
+    with zipfile.ZipFile(wheel) as contents:
+        names = contents.namelist()
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "slipway = slipway_cli.main:main" in contents.read(entry_points).decode()
+    assert "slipway_cli/main.py" in names and not any(n.startswith("engine/") for n in names)

@@ -33,8 +33,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 from rich.table import Table
 from rich.text import Text
 
-from engine import __version__
-from engine.config import readable_size
+from slipway_cli import __version__
 from slipway_cli.client import ApiError, Client
 from slipway_cli.log_follower import LogFollower
 from slipway_cli.packing import pack_directory
@@ -407,6 +406,13 @@ def _status(status: str) -> str:
     colour = {"passed": "green", "live": "green", "failed": "red", "running": "yellow",
               "queued": "yellow"}.get(status)
     return f"[{colour}]{status}[/{colour}]" if colour else status
+
+
+def readable_size(size: int) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
 
 
 def main() -> int:

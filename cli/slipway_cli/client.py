@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from engine import __version__
+from slipway_cli import __version__
 
 CHUNK = 256 * 1024
 # Deploying a large site over a slow uplink takes a while; a silent server does not.

@@ -1,1 +1,0 @@
-"""The `slipway` command: deploy a directory, follow logs, roll back, from a terminal or CI."""
