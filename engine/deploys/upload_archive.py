@@ -41,6 +41,10 @@ from engine.config import format_size
 MAX_FILES = 100_000
 MAX_NAME_BYTES = 4096
 MAX_HEADER_BYTES = 64 * 1024  # a PAX or GNU long-name header: names and times, nothing more
+# Global PAX headers are copied into every later member (`git archive` writes one, 52 bytes).
+MAX_GLOBAL_HEADER_BYTES = 4096
+MAX_CHAINED_HEADERS = 8  # extended headers before one member; tarfile recurses through them
+MAX_DEPTH = 64  # directory levels: deeper trees exhaust os.walk's and rmtree's recursion
 _EXTENDED_HEADERS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
                      tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 _CHUNK = 1024 * 1024
@@ -63,6 +67,9 @@ def unpack_archive(source: BinaryIO, target: Path, max_bytes: int) -> Unpacked:
         with tarfile.open(fileobj=source, mode="r|gz", tarinfo=_CheckedTarInfo) as archive:
             for member in archive:
                 unpacker.add(archive, member)
+                archive.members.clear()  # a stream is read once: keep no list of members
+    except RecursionError:
+        raise RefusedArchive("the archive's headers nest too deeply") from None
     except (tarfile.TarError, zlib.error, EOFError) as exc:
         raise RefusedArchive(f"the upload is not a readable .tar.gz archive ({exc})") from None
     except OSError as exc:
@@ -90,7 +97,22 @@ class _CheckedTarInfo(tarfile.TarInfo):
                                  f"bytes: more than {MAX_HEADER_BYTES:,} is not accepted")
         if self.type == tarfile.GNUTYPE_SPARSE:
             raise RefusedArchive(f"{self.name}: sparse files are not accepted")
-        return super()._proc_member(tarfile_)
+        if self.type not in _EXTENDED_HEADERS:
+            return super()._proc_member(tarfile_)
+        counts = tarfile_.__dict__.setdefault("_slipway_headers", {"chain": 0, "global": 0})
+        if self.type == tarfile.XGLTYPE:
+            counts["global"] += self.size
+            if counts["global"] > MAX_GLOBAL_HEADER_BYTES:
+                raise RefusedArchive(f"global PAX headers over {MAX_GLOBAL_HEADER_BYTES:,} "
+                                     "bytes are not accepted")
+        counts["chain"] += 1
+        if counts["chain"] > MAX_CHAINED_HEADERS:
+            raise RefusedArchive(f"more than {MAX_CHAINED_HEADERS} extended headers before "
+                                 "one member are not accepted")
+        try:
+            return super()._proc_member(tarfile_)
+        finally:
+            counts["chain"] -= 1
 
     def _proc_gnusparse_00(self, next_: tarfile.TarInfo, *args: object) -> None:
         raise RefusedArchive(f"{next_.name}: sparse files are not accepted")
@@ -207,4 +229,6 @@ def _member_path(raw: str) -> str | None:
     parts = [part for part in raw.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise RefusedArchive(f"{raw}: paths with '..' are not accepted")
+    if len(parts) > MAX_DEPTH:
+        raise RefusedArchive(f"{raw[:80]}…: more than {MAX_DEPTH} directory levels")
     return "/".join(parts) or None

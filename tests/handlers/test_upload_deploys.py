@@ -159,6 +159,32 @@ async def test_an_upload_larger_than_an_api_body_streams_to_disk(api, owner, pro
     assert (await visit(api, "site.localhost", "/video.bin")).body == noisy
 
 
+def global_pax_entry(headers: dict[str, str]) -> tuple[tarfile.TarInfo, bytes]:
+    """A global PAX header (type g), as `git archive` writes one, with these records."""
+    body = b"".join(_pax_record(k, v) for k, v in headers.items())
+    info = tarfile.TarInfo("././@PaxHeader")
+    info.type, info.size = tarfile.XGLTYPE, len(body)
+    return info, body
+
+
+def _pax_record(key: str, value: str) -> bytes:
+    payload = f" {key}={value}\n".encode()
+    length = len(payload) + len(str(len(payload)))
+    length = len(payload) + len(str(length))
+    return str(length).encode() + payload
+
+
+def _chained_headers() -> bytes:
+    """1,500 GNU long-name headers in a row before one file: tarfile recurses per header."""
+    entries = []
+    for _ in range(1500):
+        info = tarfile.TarInfo("././@LongLink")
+        info.type, info.size = tarfile.GNUTYPE_LONGNAME, 11
+        entries.append((info, b"index.html\0"))
+    entries.append(file_entry("index.html", "x"))
+    return archive(entries, tar_format=tarfile.USTAR_FORMAT)
+
+
 def _bomb() -> bytes:
     """A member that declares and holds 9 MiB of zeros (past the 8 MiB limit), sent as a
     few KiB: the unpacked size is what counts."""
@@ -198,6 +224,11 @@ HOSTILE = {
     "a huge GNU long name": lambda: archive([file_entry("n" * 70_000, "x")],
                                             tar_format=tarfile.GNU_FORMAT),
     "a name part too long to write": lambda: archive([file_entry("g/" + "q" * 300, "x")]),
+    "global PAX headers piling up": lambda: archive([
+        entry for n in range(200) for entry in (
+            global_pax_entry({f"k{n}": "A" * 60_000}), file_entry(f"f{n}", "x"))]),
+    "a chain of extended headers": _chained_headers,
+    "directories nested 1,500 deep": lambda: archive([file_entry("a/" * 1500 + "f", "x")]),
 }
 
 

@@ -46,5 +46,5 @@ def archive(entries: list[tuple[tarfile.TarInfo, bytes]],
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", format=tar_format) as tar:
         for info, content in entries:
-            tar.addfile(info, io.BytesIO(content) if info.isfile() else None)
+            tar.addfile(info, io.BytesIO(content) if content else None)
     return buffer.getvalue()
