@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -367,8 +368,11 @@ def test_the_cli_stands_alone_for_ci(tmp_path):
     assert not modules & server_side, modules & server_side
     assert slipway_cli.__version__ == __version__
 
+    # Built from a copy: setuptools leaves build/ and egg-info beside the sources it builds.
+    source = shutil.copytree(ROOT / "cli", tmp_path / "cli",
+                             ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--wheel-dir", str(tmp_path), str(ROOT / "cli")],
+                    "--no-build-isolation", "--wheel-dir", str(tmp_path), str(source)],
                    check=True, capture_output=True, timeout=120)
     [wheel] = tmp_path.glob("slipway_cli-*.whl")
     with zipfile.ZipFile(wheel) as contents:
