@@ -102,7 +102,7 @@ from handlers.notifications import (
     NotificationTestHandler,
 )
 from handlers.projects import ProjectHandler, ProjectsHandler
-from handlers.realtime import SocketEmitter, create_socket_server
+from handlers.realtime import SocketEmitter, create_socket_server, redis_manager
 from handlers.secrets import SecretHandler, SecretsHandler
 from handlers.site_lock import SiteLock, SiteUnlockHandler, SiteUnlockMatcher
 from handlers.sites import SiteHostMatcher, SiteServer
@@ -110,6 +110,7 @@ from handlers.strict_transport import StrictTransportSecurity
 from handlers.tokens import TokenHandler, TokensHandler
 from handlers.webhooks import DeliveriesHandler, GitHubWebhookHandler, RedeliverHandler
 from sql.database import Database, DatabaseUnavailable
+from sql.notices import NoticeListener
 
 ROOT = Path(__file__).resolve().parent
 # Where `npm run build` (in frontend/) writes the dashboard; tests serve a directory of their own.
@@ -135,8 +136,13 @@ class Slipway(tornado.web.Application):
         self.keys = Keys.derive(config.secret_key)
         self.github = GitHubClient(config.github_url, config.github_api_url,
                                    config.github_client_id, config.github_client_secret)
+        manager = None
+        if config.redis_url:
+            manager = redis_manager(config.redis_url, config.secret_key,
+                                    write_only=not config.serves_web)
         self.sio: socketio.AsyncServer = create_socket_server(
-            config.public_url, lambda token: authenticate_bearer(db.pool, self.keys.jwt, token))
+            config.public_url, lambda token: authenticate_bearer(db.pool, self.keys.jwt, token),
+            manager)
         loop = tornado.ioloop.IOLoop.current().asyncio_loop
         # Notifications observe the engine's events on their way to the browsers.
         self.notification_worker = DeliveryWorker(db.pool, self.keys.box)
@@ -154,9 +160,11 @@ class Slipway(tornado.web.Application):
                              statuses=CommitStatuses(db.pool, self.keys.box, self.github,
                                                      config.public_url))
         self.engine_status = EngineStatus(config.docker_host, config.build_network)
+        self.notices = NoticeListener(db.url)
         self.builds = BuildQueue(db.pool, runner, self.events,
                                  concurrency=config.build_concurrency,
-                                 timeout=config.build_timeout)
+                                 timeout=config.build_timeout, runner_id=config.runner_id,
+                                 notices=self.notices, roles=",".join(sorted(config.roles)))
         self.uploads = Uploads(db.pool, self.events, config, self.deployer,
                                announce=self.builds.announce)
         self.protected_sites = ProtectedSites(db.pool)
@@ -249,16 +257,17 @@ class Slipway(tornado.web.Application):
         """Start the build queue (tests may leave builds queued) and the background work:
         custom domains reloaded and checked, notifications delivered, certificates renewed ahead of
         need (HTTPS on)."""
-        if builds:
-            await self.builds.start()
-        await asyncio.get_running_loop().run_in_executor(None, self.uploads.remove_leftovers)
-        await self.served_domains.refresh()
-        await self.protected_sites.refresh()
+        await self.builds.start(dispatch=builds and self.config.runs_builds)
         loop = asyncio.get_running_loop()
-        work = [self.served_domains.keep_fresh(), self.domains.keep_checking(),
-                self.notification_worker.run(), self.protected_sites.keep_fresh()]
-        if self.config.https:
-            work.append(keep_renewing(self.certificates, self.certificate_policy.allowed))
+        work = [self.notices.run(), self.notification_worker.run()]
+        if self.config.serves_web:
+            await loop.run_in_executor(None, self.uploads.remove_leftovers)
+            await self.served_domains.refresh()
+            await self.protected_sites.refresh()
+            work += [self.served_domains.keep_fresh(), self.domains.keep_checking(),
+                     self.protected_sites.keep_fresh()]
+            if self.config.https:
+                work.append(keep_renewing(self.certificates, self.certificate_policy.allowed))
         self._background = [loop.create_task(job) for job in work]
 
     async def close(self) -> None:
@@ -289,13 +298,14 @@ def plain_http_application(app: Slipway) -> tornado.web.Application:
 
 
 async def serve(config: Config, on_listening: asyncio.Future[int] | None = None) -> None:
-    """Run until SIGINT or SIGTERM, then stop accepting, close the pool, stop the database."""
+    """Run until SIGINT or SIGTERM, then stop accepting, close the pool, stop the database.
+    A worker-only process (SLIPWAY_ROLES=worker) listens on no port: it runs builds."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
 
-    sockets, tls_sockets = _bind_all(config)
+    sockets, tls_sockets = _bind_all(config) if config.serves_web else ([], [])
     try:
         db = await Database.open(config.database_url, config.data_dir)
     except DatabaseUnavailable as exc:
@@ -305,27 +315,15 @@ async def serve(config: Config, on_listening: asyncio.Future[int] | None = None)
     app = Slipway(config, db)
     await app.start()
     options = {"max_body_size": MAX_REQUEST_BYTES, "idle_connection_timeout": 120}
-    if config.https:
+    servers: list[SlipwayHTTPServer] = []
+    if config.serves_web and config.https:
         servers = [SlipwayHTTPServer(plain_http_application(app), **options),
                    HTTPSServer(app, tls=app.tls, **options)]
-    else:
+    elif config.serves_web:
         servers = [SlipwayHTTPServer(app, **options)]
     try:
-        servers[0].add_sockets(sockets)
-        port = sockets[0].getsockname()[1]
-        log.info("Slipway %s listening on %s:%d", __version__, config.bind, port)
-        if config.https:
-            servers[1].add_sockets(tls_sockets)
-            https_port = tls_sockets[0].getsockname()[1]
-            log.info("HTTPS on %s:%d with certificates from %s; plain HTTP on %d answers "
-                     "ACME challenges and redirects to https", config.bind, https_port,
-                     config.acme_directory, port)
-            log.info("dashboard: %s   sites: https://<project>.%s%s", config.public_url,
-                     config.domain, "" if https_port == 443 else f":{https_port}")
-        else:
-            log.info("dashboard: %s   sites: http://<project>.%s:%d", config.public_url,
-                     config.domain, port)
-        if not config.github_oauth_enabled:
+        port = _start_listening(config, servers, sockets, tls_sockets)
+        if config.serves_web and not config.github_oauth_enabled:
             print_sign_in_link(await local_sign_in_link(db.pool, config.public_url))
         if on_listening is not None:
             on_listening.set_result(port)
@@ -344,6 +342,33 @@ async def serve(config: Config, on_listening: asyncio.Future[int] | None = None)
         await app.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def _start_listening(config: Config, servers: list[SlipwayHTTPServer],
+                     sockets: list[socket.socket], tls_sockets: list[socket.socket]) -> int:
+    """Hand the bound sockets to the servers and say where everything is; the plain-HTTP
+    port (0 for a worker-only process, which serves nothing)."""
+    if not servers:
+        log.info("Slipway %s worker %s: running up to %d builds at once; no HTTP port "
+                 "(SLIPWAY_ROLES=worker)", __version__, config.runner_id,
+                 config.build_concurrency)
+        return 0
+    servers[0].add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    roles = "" if config.runs_builds else " (web only: builds run on workers)"
+    log.info("Slipway %s listening on %s:%d%s", __version__, config.bind, port, roles)
+    if config.https:
+        servers[1].add_sockets(tls_sockets)
+        https_port = tls_sockets[0].getsockname()[1]
+        log.info("HTTPS on %s:%d with certificates from %s; plain HTTP on %d answers "
+                 "ACME challenges and redirects to https", config.bind, https_port,
+                 config.acme_directory, port)
+        log.info("dashboard: %s   sites: https://<project>.%s%s", config.public_url,
+                 config.domain, "" if https_port == 443 else f":{https_port}")
+    else:
+        log.info("dashboard: %s   sites: http://<project>.%s:%d", config.public_url,
+                 config.domain, port)
+    return port
 
 
 def print_sign_in_link(link: str) -> None:

@@ -19,6 +19,7 @@ import secrets
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 log = logging.getLogger(__name__)
 
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 - a file name, not a secret.
+RUNNER_ID_FILE = "runner-id"
 SECRET_KEY_BYTES = 32
 
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -85,6 +87,8 @@ class Config:
     acme_email: str | None = None
     acme_ca_bundle: Path | None = None
     dns_resolver: tuple[str, int] | None = None  # None: the system's resolvers
+    roles: frozenset[str] = frozenset({"web", "worker"})
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password
 
     @property
     def plain_http_port(self) -> int:
@@ -108,6 +112,22 @@ class Config:
     def node_image_for(self, major: int) -> str:
         """The base image of a build on Node `major`."""
         return self.node_image.replace("{major}", str(major))
+
+    @property
+    def serves_web(self) -> bool:
+        return "web" in self.roles
+
+    @property
+    def runs_builds(self) -> bool:
+        return "worker" in self.roles
+
+    @cached_property
+    def runner_id(self) -> str:
+        """This process's name in the shared build queue. Made once per data directory and
+        kept there, so a restarted process is known as the same one (its unfinished builds
+        are failed at once), while processes on other machines never share a name, even
+        with identical paths (as `instance`, a hash of the path, would)."""
+        return load_or_create_runner_id(self.data_dir / RUNNER_ID_FILE)
 
     @property
     def instance(self) -> str:
@@ -306,6 +326,25 @@ def _resolver(raw: str) -> tuple[str, int]:
                          "1.1.1.1 or 127.0.0.1:8053") from None
 
 
+ROLES = ("web", "worker")
+
+
+def _roles(raw: str) -> frozenset[str]:
+    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ROLES]
+    if not names or unknown:
+        raise ValueError("must name one or both of web and worker, comma-separated")
+    return frozenset(names)
+
+
+def _redis_url(raw: str) -> str:
+    value = raw.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise ValueError("must be a Redis URL such as redis://127.0.0.1:6379/0")
+    return value
+
+
 def _text(raw: str) -> str:
     value = raw.strip()
     if not value or any(ch in value for ch in "\r\n\0"):
@@ -403,6 +442,10 @@ SETTINGS: tuple[Setting, ...] = (
             "CA certificates trusted for the ACME directory's own TLS [system's]"),
     Setting("dns_resolver", "SLIPWAY_DNS_RESOLVER", "--dns-resolver", _resolver,
             "DNS server custom domains are verified through, ip[:port] [system's]"),
+    Setting("roles", "SLIPWAY_ROLES", "--roles", _roles,
+            "what this process does: web (API, dashboard, sites), worker (builds) [web,worker]"),
+    Setting("redis_url", "SLIPWAY_REDIS_URL", "--redis-url", _redis_url,
+            "Redis URL carrying live events between processes [none: one process]"),
 )
 
 
@@ -440,6 +483,7 @@ def load_config(flags: argparse.Namespace, environ: Mapping[str, str]) -> Config
     _check_github_pair(config)
     _check_https(config, explicit_public_url="public_url" in explicit)
     _check_node_default(config)
+    _check_scale_out(config, explicit)
     data_dir = _writable_directory(config.data_dir, _setting("data_dir"))
     deployments_dir = _writable_directory(config.deployments_dir, _setting("deployments_dir"))
     secret_key = config.secret_key or load_or_create_key_file(data_dir / SECRET_KEY_FILE)
@@ -458,6 +502,22 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) 
     if unknown:
         raise ConfigError(f"unknown option {unknown[0]}")
     return load_config(flags, os.environ if environ is None else environ)
+
+
+def load_or_create_runner_id(path: Path) -> str:
+    """Read the runner id, creating it on first use (a race of two creators keeps one)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        value = path.read_text().strip()
+        if re.fullmatch(r"[0-9a-f]{16}", value):
+            return value
+        path.unlink()  # damaged: a new name only costs an immediate failure of old builds
+        return load_or_create_runner_id(path)
+    value = secrets.token_hex(8)
+    with os.fdopen(fd, "w") as file:
+        file.write(value + "\n")
+    return value
 
 
 def load_or_create_key_file(path: Path) -> bytes:
@@ -522,6 +582,26 @@ def _check_https(config: Config, *, explicit_public_url: bool) -> None:
     if config.plain_http_port == config.https_port and config.https_port != 0:
         raise ConfigError(f"{_setting('https_port').label} must differ from the plain-HTTP "
                           f"port {config.plain_http_port}")
+
+
+def _check_scale_out(config: Config, explicit: set[str]) -> None:
+    """Processes that split the work must share what one process keeps to itself: events go
+    through Redis, state lives in one PostgreSQL, and every process seals and opens secrets
+    with the same key."""
+    if config.roles != Config.roles and config.redis_url is None:
+        raise ConfigError(f"{_setting('roles').label} {','.join(sorted(config.roles))}: set "
+                          f"{_setting('redis_url').label} too, so that builds' live logs and "
+                          "status reach the browsers of every web process")
+    if config.redis_url is None:
+        return
+    if config.database_url is None:
+        raise ConfigError(f"{_setting('redis_url').label} is set (several processes): set "
+                          f"{_setting('database_url').label} to the PostgreSQL server they "
+                          "share; the embedded one serves a single process")
+    if "secret_key" not in explicit:
+        raise ConfigError(f"{_setting('redis_url').label} is set (several processes): set "
+                          f"{_setting('secret_key').label} to the same key in every process, "
+                          "or secrets sealed by one could not be opened by another")
 
 
 def _check_node_default(config: Config) -> None:

@@ -5,12 +5,17 @@ A client connects with `auth: {token}`, a session JWT or a personal access token
 handshake, so an unauthenticated socket never joins a room. Each socket joins the room of its
 user, and every event goes to one user's room only. Cross-origin connections are accepted only
 from the dashboard's public origin.
+
+With several processes (SLIPWAY_REDIS_URL), the rooms span them through Redis: an event
+emitted by any process (a worker running a build, say) reaches the user's browsers on every
+web process. A worker-only process publishes and never listens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -39,9 +44,19 @@ def user_room(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-def create_socket_server(public_url: str, authenticate: Authenticator) -> socketio.AsyncServer:
+def redis_manager(url: str, secret_key: bytes, *,
+                  write_only: bool) -> socketio.AsyncRedisManager:
+    """The Redis channel of one installation: named after its secret key (which all of its
+    processes share), so that two Slipways on one Redis never see each other's events."""
+    channel = "slipway-" + hashlib.sha256(b"socket.io channel\0" + secret_key).hexdigest()[:16]
+    return socketio.AsyncRedisManager(url, channel=channel, write_only=write_only)
+
+
+def create_socket_server(public_url: str, authenticate: Authenticator,
+                         manager: socketio.AsyncManager | None = None) -> socketio.AsyncServer:
     parts = urlsplit(public_url)
     sio = socketio.AsyncServer(
+        client_manager=manager,
         async_mode="tornado",
         serializer=JsonOnlyPacket,
         cors_allowed_origins=[f"{parts.scheme}://{parts.netloc}"],

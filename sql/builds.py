@@ -47,27 +47,90 @@ async def supersede_queued(conn: AsyncConnection, project_id: int, branch: str,
     )
 
 
-async def claim_queued(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
-    """Move up to `limit` of the oldest queued builds to running; safe with several claimers."""
+async def claim_queued(conn: AsyncConnection, limit: int, runner: str) -> list[dict[str, Any]]:
+    """Move up to `limit` of the oldest queued builds to running, recording which process
+    runs them; several workers claiming at once each get different builds (SKIP LOCKED)."""
     return await _rows(
         conn,
         """
-        UPDATE builds SET status = 'running', started_at = now()
+        UPDATE builds SET status = 'running', started_at = now(), runner = %s
         WHERE id IN (SELECT id FROM builds WHERE status = 'queued' ORDER BY id
                      LIMIT %s FOR UPDATE SKIP LOCKED)
         RETURNING *
         """,
-        (limit,),
+        (runner, limit),
     )
 
 
-async def fail_interrupted(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """Builds left running by a crash: nothing is running them any more."""
+async def fail_interrupted(conn: AsyncConnection, runner: str) -> list[dict[str, Any]]:
+    """At start: what this process (same instance) was running when it died, and builds
+    running with no known runner (left by a version that did not record one)."""
     return await _rows(
         conn,
         "UPDATE builds SET status = 'failed', finished_at = now(), "
-        "error = 'interrupted by restart' WHERE status = 'running' RETURNING *",
+        "error = 'interrupted by restart' "
+        "WHERE status = 'running' AND (runner = %s OR runner IS NULL) RETURNING *",
+        (runner,),
     )
+
+
+async def fail_abandoned(conn: AsyncConnection, timeout_seconds: float) -> list[dict[str, Any]]:
+    """Builds whose process stopped beating `timeout_seconds` ago (or vanished): nothing is
+    running them any more. Safe to call from every process at once (guarded by status)."""
+    return await _rows(
+        conn,
+        """
+        UPDATE builds b SET status = 'failed', finished_at = now(),
+               error = 'interrupted: the worker running it stopped responding' || coalesce(
+                   (SELECT ' (' || hostname || ')' FROM instances WHERE id = b.runner), '')
+        WHERE b.status = 'running' AND b.runner IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = b.runner
+                          AND i.heartbeat_at >= now() - make_interval(secs => %s))
+        RETURNING *
+        """,
+        (timeout_seconds,),
+    )
+
+
+async def request_stop(conn: AsyncConnection, build_id: int,
+                       reason: str) -> dict[str, Any] | None:
+    """Ask the process running the build to stop it (None if it is not running); the
+    caller wakes that process with `BUILD_STOP_CHANNEL`."""
+    rows = await _rows(
+        conn,
+        "UPDATE builds SET stop_reason = coalesce(stop_reason, %s) "
+        "WHERE id = %s AND status = 'running' RETURNING *",
+        (reason, build_id),
+    )
+    return rows[0] if rows else None
+
+
+async def request_project_stop(conn: AsyncConnection, project_id: int,
+                               reason: str) -> list[int]:
+    """Ask for every running build of a project to stop; their ids."""
+    cursor = await conn.execute(
+        "UPDATE builds SET stop_reason = coalesce(stop_reason, %s) "
+        "WHERE project_id = %s AND status = 'running' AND trigger <> 'upload' RETURNING id",
+        (reason, project_id),
+    )
+    return [row[0] for row in await cursor.fetchall()]
+
+
+async def stop_requests(conn: AsyncConnection, build_ids: list[int]) -> dict[int, str]:
+    """Of these builds (the ones a process runs), those it must stop, with why: asked to
+    stop, or no longer running (another process failed them)."""
+    cursor = await conn.execute(
+        "SELECT id, CASE WHEN status = 'running' THEN stop_reason ELSE error END FROM builds "
+        "WHERE id = ANY(%s) AND (status <> 'running' OR stop_reason IS NOT NULL)",
+        (build_ids,))
+    return {row[0]: row[1] or "stopped" for row in await cursor.fetchall()}
+
+
+async def running_in_project(conn: AsyncConnection, project_id: int) -> int:
+    cursor = await conn.execute(
+        "SELECT count(*) FROM builds WHERE project_id = %s AND status = 'running' "
+        "AND trigger <> 'upload'", (project_id,))
+    return (await cursor.fetchone())[0]
 
 
 async def finish_build(conn: AsyncConnection, build_id: int, status: str,
@@ -159,13 +222,13 @@ async def project_secrets(conn: AsyncConnection, project_id: int,
 
 
 async def start_upload(conn: AsyncConnection, project_id: int, branch: str,
-                       preview: str | None) -> dict[str, Any]:
+                       preview: str | None, runner: str) -> dict[str, Any]:
     """An upload deploy's build row: already running (there is nothing to queue), so the
     dispatcher never claims it, and a crash mid-publish marks it interrupted like any build."""
     [build] = await _rows(
         conn,
-        "INSERT INTO builds (project_id, trigger, branch, preview, status, started_at) "
-        "VALUES (%s, 'upload', %s, %s, 'running', now()) RETURNING *",
-        (project_id, branch, preview),
+        "INSERT INTO builds (project_id, trigger, branch, preview, status, started_at, runner) "
+        "VALUES (%s, 'upload', %s, %s, 'running', now(), %s) RETURNING *",
+        (project_id, branch, preview, runner),
     )
     return build

@@ -46,8 +46,10 @@ class DatabaseUnavailable(Exception):
 class Database:
     """The pool every query goes through, owning the embedded server when there is one."""
 
-    def __init__(self, pool: AsyncConnectionPool, embedded: EmbeddedPostgres | None) -> None:
+    def __init__(self, pool: AsyncConnectionPool, embedded: EmbeddedPostgres | None,
+                 url: str) -> None:
         self.pool = pool
+        self.url = url  # for connections outside the pool (LISTEN holds one for good)
         self.embedded = embedded
         self._supervisor: asyncio.Task[None] | None = None
         if embedded is not None:
@@ -93,7 +95,7 @@ class Database:
             if embedded is not None:
                 await loop.run_in_executor(None, embedded.stop)
             raise
-        return cls(pool, embedded)
+        return cls(pool, embedded, database_url)
 
     async def close(self) -> None:
         if self._supervisor is not None:

@@ -98,7 +98,8 @@ class Uploads:
                 raise Unavailable(f"the upload could not be unpacked on the server: "
                                   f"{exc.strerror or exc}") from None
             async with self.pool.connection() as conn:
-                build = await start_upload(conn, project_id, branch, preview)
+                build = await start_upload(conn, project_id, branch, preview,
+                                           self.config.runner_id)
                 job = await build_job(conn, build["id"])
             await self.announce(build)
             return await self._publish(job, files, unpacked)

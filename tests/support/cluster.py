@@ -1,0 +1,99 @@
+"""Several `server.py` processes sharing one PostgreSQL and one Redis, as on several machines.
+
+Each process has a data directory of its own (so its own runner id, uploads and caches); they
+share the database, the Redis channel, the secret key and (with file storage) the deployments
+directory. Web processes answer HTTP; worker processes (SLIPWAY_ROLES=worker) only build.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import socket
+import time
+from pathlib import Path
+
+from engine.config import Config
+from tests.support.server_process import ServerProcess
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+READY_SECONDS = 60
+
+
+def redis_answers(host: str = REDIS_HOST, port: int = REDIS_PORT) -> bool:
+    """True when a Redis server answers PING there."""
+    try:
+        with socket.create_connection((host, port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class Cluster:
+    def __init__(self, root: Path, database_url: str, env: dict[str, str]) -> None:
+        self.root = root
+        self.processes: dict[str, ServerProcess] = {}
+        self.env = {
+            "DATABASE_URL": database_url,
+            "SLIPWAY_REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
+            "SLIPWAY_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "SLIPWAY_DEPLOYMENTS_DIR": str(root / "deployments"),
+            "SLIPWAY_BUILD_NETWORK": "none",
+            **env,
+        }
+
+    def web(self, name: str, **env: str) -> ServerProcess:
+        process = self._start(name, "web", env)
+        process.health()
+        return process
+
+    def worker(self, name: str, concurrency: int = 1, **env: str) -> ServerProcess:
+        process = self._start(name, "worker",
+                              {"SLIPWAY_BUILD_CONCURRENCY": str(concurrency), **env})
+        deadline = time.monotonic() + READY_SECONDS
+        while "running up to" not in process.output():
+            if process.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker {name} did not start:\n{process.output()}")
+            time.sleep(0.1)
+        return process
+
+    def runner_id(self, name: str) -> str:
+        return (self.root / name / "data" / "runner-id").read_text().strip()
+
+    def instances(self) -> list[str]:
+        """The Docker instance labels of every process started (killed ones included)."""
+        return [Config(data_dir=home / "data").instance for home in self.root.iterdir()
+                if (home / "data").is_dir()]
+
+    def sign_in_code(self, name: str) -> str:
+        process = self.processes[name]
+        deadline = time.monotonic() + READY_SECONDS
+        while not (found := re.search(r"/login#code=(\S+)", process.output())):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no sign-in link from {name}:\n{process.output()}")
+            time.sleep(0.1)
+        return found[1]
+
+    def kill(self, name: str) -> None:
+        """As a machine dies: no clean shutdown, nothing finished."""
+        process = self.processes.pop(name)
+        os.killpg(process.process.pid, signal.SIGKILL)
+        process.process.wait(timeout=10)
+        process._log.close()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.process.poll() is None:
+                process.stop()
+        self.processes.clear()
+
+    def _start(self, name: str, roles: str, env: dict[str, str]) -> ServerProcess:
+        home = self.root / name
+        home.mkdir(parents=True)
+        process = ServerProcess(home, "--data-dir", str(home / "data"),
+                                env={**self.env, "SLIPWAY_ROLES": roles, **env})
+        self.processes[name] = process
+        return process

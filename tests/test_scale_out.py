@@ -1,0 +1,186 @@
+"""Scale-out (SPEC "Scale-out"): two web processes and two workers, each a separate process with
+its own data directory, sharing only PostgreSQL, Redis and the release storage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import psycopg
+import pytest
+import socketio
+
+from tests.support.cluster import Cluster, redis_answers
+from tests.support.http import ApiClient
+from tests.support.repos import commit_files, make_repo
+
+BUILD_SCRIPT = """
+const fs = require('fs');
+console.log('building ' + fs.readFileSync('page.html', 'utf8').trim());
+setTimeout(() => {
+  fs.mkdirSync('dist', {recursive: true});
+  fs.copyFileSync('page.html', 'dist/index.html');
+  console.log('built');
+}, 1500);
+"""
+SLOW_SCRIPT = "console.log('started'); setTimeout(() => {}, 600000);"
+
+
+def _site(page: str, script: str = BUILD_SCRIPT) -> dict[str, str]:
+    return {"package.json": json.dumps({"name": "site", "version": "1.0.0",
+                                        "scripts": {"build": "node build.js"}}),
+            "build.js": script, "page.html": page}
+
+
+@pytest.fixture
+def cluster(tmp_path, postgres, node_image, docker_client):
+    if not redis_answers():
+        pytest.skip("no Redis server answers on 127.0.0.1:6379")
+    url = postgres.new_database()
+    cluster = Cluster(tmp_path, url, {"SLIPWAY_NODE_IMAGE": node_image})
+    yield cluster
+    cluster.stop()
+    for instance in cluster.instances():  # a killed worker's build container outlives it
+        for container in docker_client.containers.list(
+                all=True, filters={"label": f"slipway.instance={instance}"}):
+            container.remove(force=True)
+    postgres.drop_database(url)
+
+
+class Browser:
+    """The dashboard's socket: WebSocket transport, the session token in `auth`."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.lines: dict[int, list[str]] = {}
+        self.statuses: dict[int, str] = {}
+        for event in ("build_logs", "build_errors", "run_logs", "run_error"):
+            self.client.on(event, self._on_lines)
+        self.client.on("buildStatusUpdate", self._on_status)
+
+    def _on_lines(self, payload: dict) -> None:
+        self.lines.setdefault(payload["buildId"], []).extend(
+            line["log"] for line in payload["lines"])
+
+    def _on_status(self, payload: dict) -> None:
+        self.statuses[payload["buildId"]] = payload["status"]
+
+    async def connect(self, port: int, token: str) -> None:
+        await self.client.connect(f"http://127.0.0.1:{port}", transports=["websocket"],
+                                  auth={"token": token}, wait_timeout=10)
+
+
+async def _signed_in(cluster: Cluster, web: str) -> tuple[ApiClient, dict[str, str], str]:
+    api = ApiClient(f"http://127.0.0.1:{cluster.processes[web].port}")
+    session = (await api.post("/api/auth/session",
+                              json_body={"code": cluster.sign_in_code(web)})).json()
+    return api, {"Authorization": f"Bearer {session['token']}"}, session["token"]
+
+
+async def _finished(api: ApiClient, headers: dict, build_id: int,
+                    seconds: float = 120) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        build = (await api.get(f"/api/builds/{build_id}", headers=headers)).json()
+        if build["status"] not in ("queued", "running"):
+            return build
+        assert time.monotonic() < deadline, f"build {build_id} still {build['status']}"
+        await asyncio.sleep(0.2)
+
+
+def _runners(url: str) -> dict[int, str]:
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute("SELECT id, runner FROM builds WHERE runner IS NOT NULL"))
+
+
+async def _create(api: ApiClient, headers: dict, name: str, repo) -> dict:
+    answer = await api.post("/api/projects", headers=headers, json_body={
+        "name": name, "repo_url": str(repo), "output_dir": "dist"})
+    assert answer.status == 201, answer.body
+    return answer.json()
+
+
+async def _page(port: int, host: str) -> tuple[int, str]:
+    answer = await ApiClient(f"http://127.0.0.1:{port}").get("/", headers={"Host": host})
+    return answer.status, answer.body.decode(errors="replace")
+
+
+@pytest.mark.gen_test(timeout=300)
+async def test_builds_spread_over_two_workers_and_reach_browsers_and_sites_of_both_webs(
+        cluster, tmp_path):
+    cluster.web("web-a")
+    cluster.web("web-b")
+    cluster.worker("worker-1")
+    cluster.worker("worker-2")
+    api_a, headers, token = await _signed_in(cluster, "web-a")
+    api_b = ApiClient(f"http://127.0.0.1:{cluster.processes['web-b'].port}")
+    browser_a, browser_b = Browser(), Browser()
+    await browser_a.connect(cluster.processes["web-a"].port, token)
+    await browser_b.connect(cluster.processes["web-b"].port, token)
+    try:
+        repos = [make_repo(tmp_path / f"repo-{i}", _site(f"<h1>site {i} v1</h1>"))
+                 for i in range(4)]
+        projects = [await _create(api_b if i % 2 else api_a, headers, f"site-{i}", repo)
+                    for i, repo in enumerate(repos)]
+        builds = [await _finished(api_a, headers, p["latest_build"]["id"]) for p in projects]
+        assert [b["status"] for b in builds] == ["passed"] * 4, builds
+
+        runners = _runners(cluster.env["DATABASE_URL"])
+        ran_on = {runners[b["id"]] for b in builds}
+        assert ran_on == {cluster.runner_id("worker-1"), cluster.runner_id("worker-2")}
+
+        # Every build's log reached both browsers, whichever worker ran it.
+        for i, build in enumerate(builds):
+            for browser in (browser_a, browser_b):
+                assert f"building <h1>site {i} v1</h1>" in browser.lines[build["id"]]
+                assert browser.statuses[build["id"]] == "passed"
+
+        # Both web processes serve every site; a rollback through A is served by B at once.
+        for port in (cluster.processes["web-a"].port, cluster.processes["web-b"].port):
+            assert await _page(port, "site-0.localhost") == (200, "<h1>site 0 v1</h1>")
+        commit_files(repos[0], {"page.html": "<h1>site 0 v2</h1>"})
+        second = (await api_a.post(f"/api/projects/{projects[0]['id']}/builds",
+                                   headers=headers)).json()["build"]
+        assert (await _finished(api_a, headers, second["id"]))["status"] == "passed"
+        port_b = cluster.processes["web-b"].port
+        assert await _page(port_b, "site-0.localhost") == (200, "<h1>site 0 v2</h1>")
+        history = (await api_a.get(f"/api/projects/{projects[0]['id']}/deployments",
+                                   headers=headers)).json()
+        first_deployment = next(d for d in history if d["build_id"] == builds[0]["id"])
+        rolled = await api_a.post(f"/api/deployments/{first_deployment['id']}/rollback",
+                                  headers=headers)
+        assert rolled.status == 200, rolled.body
+        assert await _page(port_b, "site-0.localhost") == (200, "<h1>site 0 v1</h1>")
+    finally:
+        await browser_a.client.disconnect()
+        await browser_b.client.disconnect()
+
+
+@pytest.mark.gen_test(timeout=300)
+async def test_a_killed_worker_has_its_build_failed_within_a_minute_and_the_other_goes_on(
+        cluster, tmp_path):
+    cluster.web("web-a")
+    cluster.worker("worker-1")
+    api, headers, _ = await _signed_in(cluster, "web-a")
+    slow = await _create(api, headers, "slow", make_repo(tmp_path / "slow",
+                                                          _site("slow", SLOW_SCRIPT)))
+    slow_build = slow["latest_build"]["id"]
+    deadline = time.monotonic() + 60
+    while _runners(cluster.env["DATABASE_URL"]).get(slow_build) is None:
+        assert time.monotonic() < deadline, "worker-1 never claimed the build"
+        await asyncio.sleep(0.2)
+    cluster.worker("worker-2")
+    killed_at = time.monotonic()
+    cluster.kill("worker-1")
+
+    failed = await _finished(api, headers, slow_build, seconds=75)
+    assert time.monotonic() - killed_at < 60
+    assert failed["status"] == "failed"
+    assert failed["error"].startswith("interrupted: the worker running it stopped responding")
+
+    quick = await _create(api, headers, "quick", make_repo(tmp_path / "quick",
+                                                            _site("<h1>quick</h1>")))
+    done = await _finished(api, headers, quick["latest_build"]["id"])
+    assert done["status"] == "passed", done
+    assert _runners(cluster.env["DATABASE_URL"])[done["id"]] == cluster.runner_id("worker-2")
