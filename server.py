@@ -102,7 +102,12 @@ from handlers.notifications import (
     NotificationTestHandler,
 )
 from handlers.projects import ProjectHandler, ProjectsHandler
-from handlers.realtime import SocketEmitter, create_socket_server, redis_manager
+from handlers.realtime import (
+    SocketEmitter,
+    SocketRevocations,
+    create_socket_server,
+    redis_manager,
+)
 from handlers.secrets import SecretHandler, SecretsHandler
 from handlers.site_lock import SiteLock, SiteUnlockHandler, SiteUnlockMatcher
 from handlers.sites import SiteHostMatcher, SiteServer
@@ -136,6 +141,7 @@ class Slipway(tornado.web.Application):
         self.keys = Keys.derive(config.secret_key)
         self.github = GitHubClient(config.github_url, config.github_api_url,
                                    config.github_client_id, config.github_client_secret)
+        self.notices = NoticeListener(db.url)
         manager = None
         if config.redis_url:
             manager = redis_manager(config.redis_url, config.secret_key,
@@ -143,6 +149,7 @@ class Slipway(tornado.web.Application):
         self.sio: socketio.AsyncServer = create_socket_server(
             config.public_url, lambda token: authenticate_bearer(db.pool, self.keys.jwt, token),
             manager)
+        self.socket_revocations = SocketRevocations(self.sio, db.pool, self.notices)
         loop = tornado.ioloop.IOLoop.current().asyncio_loop
         # Notifications observe the engine's events on their way to the browsers.
         self.notification_worker = DeliveryWorker(db.pool, self.keys.box)
@@ -160,7 +167,6 @@ class Slipway(tornado.web.Application):
                              statuses=CommitStatuses(db.pool, self.keys.box, self.github,
                                                      config.public_url))
         self.engine_status = EngineStatus(config.docker_host, config.build_network)
-        self.notices = NoticeListener(db.url)
         self.builds = BuildQueue(db.pool, runner, self.events,
                                  concurrency=config.build_concurrency,
                                  timeout=config.build_timeout, runner_id=config.runner_id,

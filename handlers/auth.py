@@ -18,7 +18,6 @@ from engine.accounts.sessions import issue_session_token
 from engine.github.client import GitHubRejected, GitHubUnavailable
 from handlers.base import APIError, APIHandler, Field, authenticated
 from handlers.models import user_model
-from handlers.realtime import disconnect_user
 from sql.users import get_user, revoke_sessions, upsert_github_user
 
 log = logging.getLogger(__name__)
@@ -123,7 +122,7 @@ class LogoutHandler(APIHandler):
         app = self.application
         async with app.db.pool.connection() as conn:
             await revoke_sessions(conn, self.current_user["id"])
-        await disconnect_user(app.sio, self.current_user["id"])
+        await app.socket_revocations.revoke(self.current_user["id"])
         self.set_status(204)
         self.finish()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -23,8 +24,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import socketio
+from psycopg_pool import AsyncConnectionPool
 
 from engine.accounts.credentials import Credential
+from sql.notices import SOCKETS_REVOKED, NoticeListener, notify
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,41 @@ def create_socket_server(public_url: str, authenticate: Authenticator,
         await sio.enter_room(sid, user_room(user_id))
 
     return sio
+
+
+class SocketRevocations:
+    """Closing the sockets of a user who signed out, or of a revoked token, on every web
+    process: this one's at once, the others' through a NOTIFY (each knows only its own
+    sockets; Redis carries events, not who is connected where)."""
+
+    def __init__(self, sio: socketio.AsyncServer, pool: AsyncConnectionPool,
+                 notices: NoticeListener) -> None:
+        self._sio, self._pool = sio, pool
+        self._tasks: set[asyncio.Task[None]] = set()
+        notices.subscribe(SOCKETS_REVOKED, self._on_notice)
+
+    async def revoke(self, user_id: int, token_id: int | None = None) -> None:
+        await self._disconnect(user_id, token_id)
+        async with self._pool.connection() as conn:
+            await notify(conn, SOCKETS_REVOKED, json.dumps({"user": user_id,
+                                                            "token": token_id}))
+
+    def _on_notice(self, payload: str) -> None:
+        try:
+            notice = json.loads(payload)
+            user_id, token_id = int(notice["user"]), notice["token"]
+        except (ValueError, KeyError, TypeError):
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._disconnect(user_id, int(token_id) if token_id is not None else None))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _disconnect(self, user_id: int, token_id: int | None) -> None:
+        if token_id is None:
+            await disconnect_user(self._sio, user_id)
+        else:
+            await disconnect_token(self._sio, user_id, token_id)
 
 
 async def disconnect_user(sio: socketio.AsyncServer, user_id: int) -> None:

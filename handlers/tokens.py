@@ -11,7 +11,6 @@ from engine.accounts.api_tokens import MAX_NAME_LENGTH, check_token_request
 from engine.accounts.scopes import ADMIN
 from handlers.base import APIError, APIHandler, Field, authenticated, path_id
 from handlers.models import api_token_model
-from handlers.realtime import disconnect_token
 
 
 class TokensHandler(APIHandler):
@@ -48,6 +47,6 @@ class TokenHandler(APIHandler):
     async def delete(self, token_id: str) -> None:
         user_id = self.current_user["id"]
         await self.application.api_tokens.delete(user_id, path_id(token_id))
-        await disconnect_token(self.application.sio, user_id, path_id(token_id))
+        await self.application.socket_revocations.revoke(user_id, path_id(token_id))
         self.set_status(204)
         self.finish()

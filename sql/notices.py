@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 BUILDS_QUEUED = "slipway_builds_queued"
 # A running build was asked to stop (payload: its id): the process running it stops it.
 BUILD_STOP = "slipway_build_stop"
+# A user signed out or a token was revoked (payload: {user, token}): web processes close the
+# sockets it opened.
+SOCKETS_REVOKED = "slipway_sockets_revoked"
 
 RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 

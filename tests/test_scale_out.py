@@ -152,6 +152,13 @@ async def test_builds_spread_over_two_workers_and_reach_browsers_and_sites_of_bo
                                   headers=headers)
         assert rolled.status == 200, rolled.body
         assert await _page(port_b, "site-0.localhost") == (200, "<h1>site 0 v1</h1>")
+
+        # Signing out through A closes the session's sockets on B too.
+        assert (await api_a.post("/api/auth/logout", headers=headers)).status == 204
+        deadline = time.monotonic() + 10
+        while browser_b.client.connected:
+            assert time.monotonic() < deadline, "B kept the signed-out socket open"
+            await asyncio.sleep(0.1)
     finally:
         await browser_a.client.disconnect()
         await browser_b.client.disconnect()
@@ -184,3 +191,42 @@ async def test_a_killed_worker_has_its_build_failed_within_a_minute_and_the_othe
     done = await _finished(api, headers, quick["latest_build"]["id"])
     assert done["status"] == "passed", done
     assert _runners(cluster.env["DATABASE_URL"])[done["id"]] == cluster.runner_id("worker-2")
+
+
+@pytest.mark.gen_test(timeout=300)
+async def test_cancel_and_delete_through_a_web_process_stop_the_build_on_a_worker(
+        cluster, tmp_path):
+    cluster.web("web-a")
+    cluster.worker("worker-1")
+    api, headers, _ = await _signed_in(cluster, "web-a")
+    repo = make_repo(tmp_path / "slow", _site("slow", SLOW_SCRIPT))
+    project = await _create(api, headers, "slow", repo)
+
+    async def started(build_id: int) -> None:
+        deadline = time.monotonic() + 60
+        while not any(line == "started" for line in await _log(api, headers, build_id)):
+            assert time.monotonic() < deadline, f"build {build_id} never started its command"
+            await asyncio.sleep(0.2)
+
+    first = project["latest_build"]["id"]
+    await started(first)
+    asked_at = time.monotonic()
+    answer = await api.post(f"/api/builds/{first}/cancel", headers=headers)
+    assert answer.status == 202, answer.body  # asked: the worker ends it
+    canceled = await _finished(api, headers, first, seconds=30)
+    assert (canceled["status"], canceled["error"]) == ("canceled", "canceled by the user")
+    assert time.monotonic() - asked_at < 15
+
+    second = (await api.post(f"/api/projects/{project['id']}/builds",
+                             headers=headers)).json()["build"]["id"]
+    await started(second)
+    deleted = await api.request("DELETE", f"/api/projects/{project['id']}", headers=headers)
+    assert deleted.status == 204, deleted.body
+    with psycopg.connect(cluster.env["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT count(*) FROM builds WHERE status = 'running'"
+                            ).fetchone()[0] == 0
+
+
+async def _log(api: ApiClient, headers: dict, build_id: int) -> list[str]:
+    answer = await api.get(f"/api/builds/{build_id}/logs", headers=headers)
+    return [line["log"] for line in answer.json()["lines"]]

@@ -212,3 +212,38 @@ def test_https_settings_are_checked_with_one_clear_line(dirs, env, problem):
     with pytest.raises(ConfigError) as caught:
         parse_config(dirs, environ=env)
     assert problem in str(caught.value)
+
+
+SHARED = {"DATABASE_URL": "postgresql://slipway@db.internal:5432/slipway",
+          "SLIPWAY_SECRET_KEY": "ab" * 32, "SLIPWAY_REDIS_URL": "redis://10.0.0.5:6379/0"}
+
+
+def test_one_process_does_everything_by_default(dirs):
+    config = parse_config(dirs, environ={})
+    assert (config.serves_web, config.runs_builds, config.redis_url) == (True, True, None)
+
+
+def test_a_worker_process_shares_database_redis_and_key(dirs):
+    config = parse_config(dirs, environ={**SHARED, "SLIPWAY_ROLES": "worker"})
+    assert (config.serves_web, config.runs_builds) == (False, True)
+    assert "10.0.0.5" not in repr(config)  # a Redis URL may carry a password
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"SLIPWAY_ROLES": "builder"}, "SLIPWAY_ROLES (--roles) must name one or both of web"),
+    ({"SLIPWAY_ROLES": "worker"}, "set SLIPWAY_REDIS_URL (--redis-url) too"),
+    ({**SHARED, "DATABASE_URL": ""}, "set DATABASE_URL (--database-url) to the PostgreSQL"),
+    ({**SHARED, "SLIPWAY_SECRET_KEY": ""}, "set SLIPWAY_SECRET_KEY (--secret-key) to the same"),
+    ({**SHARED, "SLIPWAY_REDIS_URL": "http://10.0.0.5"}, "must be a Redis URL"),
+])
+def test_scale_out_settings_that_cannot_work_are_refused(dirs, env, expected):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        parse_config(dirs, environ=env)
+
+
+def test_the_runner_id_is_kept_in_the_data_directory_and_differs_between_them(dirs, tmp_path):
+    first = parse_config(dirs, environ={})
+    assert parse_config(dirs, environ={}).runner_id == first.runner_id
+    other = parse_config(["--data-dir", str(tmp_path / "other"),
+                          "--deployments-dir", str(tmp_path / "d2")], environ={})
+    assert other.runner_id != first.runner_id
