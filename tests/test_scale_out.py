@@ -101,6 +101,15 @@ async def _create(api: ApiClient, headers: dict, name: str, repo) -> dict:
     return answer.json()
 
 
+async def _slow_project(cluster: Cluster, tmp_path) -> tuple[ApiClient, dict, dict]:
+    """One web process and one worker, building a project whose build never ends."""
+    cluster.web("web-a")
+    cluster.worker("worker-1")
+    api, headers, _ = await _signed_in(cluster, "web-a")
+    repo = make_repo(tmp_path / "slow", _site("slow", SLOW_SCRIPT))
+    return api, headers, await _create(api, headers, "slow", repo)
+
+
 async def _page(port: int, host: str) -> tuple[int, str]:
     answer = await ApiClient(f"http://127.0.0.1:{port}").get("/", headers={"Host": host})
     return answer.status, answer.body.decode(errors="replace")
@@ -167,11 +176,7 @@ async def test_builds_spread_over_two_workers_and_reach_browsers_and_sites_of_bo
 @pytest.mark.gen_test(timeout=300)
 async def test_a_killed_worker_has_its_build_failed_within_a_minute_and_the_other_goes_on(
         cluster, tmp_path):
-    cluster.web("web-a")
-    cluster.worker("worker-1")
-    api, headers, _ = await _signed_in(cluster, "web-a")
-    slow = await _create(api, headers, "slow", make_repo(tmp_path / "slow",
-                                                          _site("slow", SLOW_SCRIPT)))
+    api, headers, slow = await _slow_project(cluster, tmp_path)
     slow_build = slow["latest_build"]["id"]
     deadline = time.monotonic() + 60
     while _runners(cluster.env["DATABASE_URL"]).get(slow_build) is None:
@@ -196,11 +201,7 @@ async def test_a_killed_worker_has_its_build_failed_within_a_minute_and_the_othe
 @pytest.mark.gen_test(timeout=300)
 async def test_cancel_and_delete_through_a_web_process_stop_the_build_on_a_worker(
         cluster, tmp_path):
-    cluster.web("web-a")
-    cluster.worker("worker-1")
-    api, headers, _ = await _signed_in(cluster, "web-a")
-    repo = make_repo(tmp_path / "slow", _site("slow", SLOW_SCRIPT))
-    project = await _create(api, headers, "slow", repo)
+    api, headers, project = await _slow_project(cluster, tmp_path)
 
     async def started(build_id: int) -> None:
         deadline = time.monotonic() + 60
