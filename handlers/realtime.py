@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,12 +48,37 @@ def user_room(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+class OncePerMinute(logging.Filter):
+    """Lets each distinct message through once a minute: while Redis is away, every event
+    (ten a second during a build) would otherwise log the same two lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        message = record.getMessage()
+        if now - self._last.get(message, -60.0) < 60.0:
+            return False
+        self._last[message] = now
+        return True
+
+
 def redis_manager(url: str, secret_key: bytes, *,
                   write_only: bool) -> socketio.AsyncRedisManager:
     """The Redis channel of one installation: named after its secret key (which all of its
-    processes share), so that two Slipways on one Redis never see each other's events."""
+    processes share), so that two Slipways on one Redis never see each other's events.
+    Connecting gives up after 2 s, so an unreachable Redis delays events, never the loop's
+    other work; the events of an outage are lost to other processes' browsers (the stored
+    log replays them on the next page load)."""
     channel = "slipway-" + hashlib.sha256(b"socket.io channel\0" + secret_key).hexdigest()[:16]
-    return socketio.AsyncRedisManager(url, channel=channel, write_only=write_only)
+    logger = logging.getLogger("slipway.events")
+    if not any(isinstance(f, OncePerMinute) for f in logger.filters):
+        logger.addFilter(OncePerMinute())
+    return socketio.AsyncRedisManager(url, channel=channel, write_only=write_only,
+                                      logger=logger,
+                                      redis_options={"socket_connect_timeout": 2})
 
 
 def create_socket_server(public_url: str, authenticate: Authenticator,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
 import time
 
 import psycopg
@@ -14,6 +16,7 @@ import socketio
 from tests.support.cluster import Cluster, redis_answers
 from tests.support.http import ApiClient
 from tests.support.repos import commit_files, make_repo
+from tests.support.server_process import free_port
 
 BUILD_SCRIPT = """
 const fs = require('fs');
@@ -231,3 +234,68 @@ async def test_cancel_and_delete_through_a_web_process_stop_the_build_on_a_worke
 async def _log(api: ApiClient, headers: dict, build_id: int) -> list[str]:
     answer = await api.get(f"/api/builds/{build_id}/logs", headers=headers)
     return [line["log"] for line in answer.json()["lines"]]
+
+
+class PrivateRedis:
+    """A Redis server of this test's own, so that it can be stopped (the machine's is shared)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not redis_answers(port=self.port):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.mark.gen_test(timeout=300)
+async def test_builds_go_on_while_redis_is_down_and_live_events_come_back_with_it(
+        cluster, tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    redis = PrivateRedis()
+    redis.start()
+    try:
+        cluster.env["SLIPWAY_REDIS_URL"] = redis.url
+        web = cluster.web("web-a")
+        cluster.worker("worker-1")
+        api, headers, token = await _signed_in(cluster, "web-a")
+        browser = Browser()
+        await browser.connect(web.port, token)
+        repo = make_repo(tmp_path / "repo", _site("<h1>v1</h1>"))
+
+        redis.stop()
+        project = await _create(api, headers, "site", repo)
+        during = await _finished(api, headers, project["latest_build"]["id"])
+        assert during["status"] == "passed"  # builds need PostgreSQL, not Redis
+        assert await _page(web.port, "site.localhost") == (200, "<h1>v1</h1>")
+
+        redis.start()
+        deadline = time.monotonic() + 90
+        while True:  # each build's events say whether the path through Redis is back
+            build = (await api.post(f"/api/projects/{project['id']}/builds",
+                                    headers=headers)).json()["build"]
+            await _finished(api, headers, build["id"])
+            await asyncio.sleep(0.5)
+            if browser.statuses.get(build["id"]) == "passed":
+                break
+            assert time.monotonic() < deadline, "events never came back after Redis did"
+        await browser.client.disconnect()
+    finally:
+        redis.stop()
+    assert "Cannot publish to redis" in cluster.processes["worker-1"].output()
