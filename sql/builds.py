@@ -126,6 +126,11 @@ async def stop_requests(conn: AsyncConnection, build_ids: list[int]) -> dict[int
     return {row[0]: row[1] or "stopped" for row in await cursor.fetchall()}
 
 
+async def running_build_ids(conn: AsyncConnection) -> frozenset[int]:
+    cursor = await conn.execute("SELECT id FROM builds WHERE status = 'running'")
+    return frozenset(row[0] for row in await cursor.fetchall())
+
+
 async def running_in_project(conn: AsyncConnection, project_id: int) -> int:
     cursor = await conn.execute(
         "SELECT count(*) FROM builds WHERE project_id = %s AND status = 'running' "

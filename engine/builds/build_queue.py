@@ -40,6 +40,7 @@ from sql.builds import (
     queue_build,
     request_project_stop,
     request_stop,
+    running_build_ids,
     running_in_project,
     stop_requests,
     supersede_queued,
@@ -94,9 +95,10 @@ class BuildQueue:
         self._heartbeat = loop.create_task(self.liveness.run())
         if not dispatch:
             return
-        async with self.pool.connection() as conn:
+        async with self.pool.connection() as conn:  # after ours were failed: others' builds
             projects = await all_project_ids(conn)
-        await loop.run_in_executor(None, self.runner.remove_leftovers, projects)
+            running = await running_build_ids(conn)
+        await loop.run_in_executor(None, self.runner.remove_leftovers, projects, running)
         engine = await loop.run_in_executor(None, docker_status, self.runner.config.docker_host,
                                             self.runner.config.build_network)
         if engine != "ok":  # said now, not at the first build

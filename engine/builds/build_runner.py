@@ -383,13 +383,14 @@ class BuildRunner:
         return Outcome("failed", None,
                        f"timed out after {limit} s (SLIPWAY_BUILD_TIMEOUT)")
 
-    def remove_leftovers(self, projects: set[int]) -> None:
+    def remove_leftovers(self, projects: set[int], running: frozenset[int] = frozenset()) -> None:
         """What a killed Slipway left: work directories (holding secrets in their `.env`),
-        build containers, and images of this instance no project needs. Blocking, but
-        brief: a hung Docker engine must not hold start-up."""
+        build containers, and images of this instance no project needs; half-published
+        releases of builds no longer `running` (other processes' may be publishing). Blocking,
+        but brief: a hung Docker engine must not hold start-up."""
         for name in remove_work_directories(self.config.data_dir / "builds"):
             log.warning("removed the work directory of interrupted build %s", name)
-        if remove_release_leftovers(self.config.deployments_dir):
+        if remove_release_leftovers(self.config.deployments_dir, running):
             log.warning("removed half-published releases of interrupted builds")
         try:
             client = connect_docker(self.config.docker_host, timeout=CLEANUP_TIMEOUT_SECONDS)

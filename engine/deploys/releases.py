@@ -80,22 +80,33 @@ def publish_release(deployments_dir: Path, project: str, build_id: int, output: 
     return final
 
 
-def remove_leftovers(deployments_dir: Path) -> int:
+def remove_leftovers(deployments_dir: Path, running: frozenset[int] = frozenset()) -> int:
     """At start: what a killed Slipway left half-made (staging directories, temporary links
-    of a swap, deleted projects' sites set aside). Nothing is being published while Slipway
-    starts, so each is debris."""
+    of a swap, deleted projects' sites set aside). The staging directory of a build still
+    `running` is spared: with several processes sharing the deployments directory, another
+    one may be publishing it right now; any other is debris."""
     removed = 0
     if not deployments_dir.is_dir():
         return removed
     for pattern in (f"*/{RELEASES}/.staging-*", f"*/.{CURRENT}-*", f"*/{PREVIEWS}/.*",
                     f"{DELETED_PREFIX}*"):
         for path in deployments_dir.glob(pattern):
+            if _staging_build(path.name) in running:
+                continue
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def _staging_build(name: str) -> int | None:
+    """The build a `.staging-<build>-<random>` directory belongs to."""
+    parts = name.split("-")
+    if name.startswith(".staging-") and len(parts) >= 3 and parts[1].isdigit():
+        return int(parts[1])
+    return None
 
 
 def go_live(deployments_dir: Path, project: str, build_id: int) -> None:
