@@ -31,3 +31,11 @@ async def beat(conn: AsyncConnection, instance: str) -> bool:
 async def forget_instance(conn: AsyncConnection, instance: str) -> None:
     """A process stopping cleanly leaves nothing for the others to wait on."""
     await conn.execute("DELETE FROM instances WHERE id = %s", (instance,))
+
+
+async def live_workers(conn: AsyncConnection, within_seconds: float) -> int:
+    """How many processes that run builds have beaten within `within_seconds`."""
+    cursor = await conn.execute(
+        "SELECT count(*) FROM instances WHERE 'worker' = ANY (string_to_array(roles, ',')) "
+        "AND heartbeat_at >= now() - make_interval(secs => %s)", (within_seconds,))
+    return (await cursor.fetchone())[0]

@@ -121,10 +121,14 @@ async def _page(port: int, host: str) -> tuple[int, str]:
 @pytest.mark.gen_test(timeout=300)
 async def test_builds_spread_over_two_workers_and_reach_browsers_and_sites_of_both_webs(
         cluster, tmp_path):
-    cluster.web("web-a")
+    health = cluster.web("web-a").health()
+    assert (health["status"], health["workers"]) == ("degraded", 0)  # builds would wait
+    assert health["docker"].startswith("not used")  # web only: its Docker is not needed
     cluster.web("web-b")
     cluster.worker("worker-1")
     cluster.worker("worker-2")
+    health = cluster.processes["web-b"].health()
+    assert (health["status"], health["workers"]) == ("ok", 2)
     api_a, headers, token = await _signed_in(cluster, "web-a")
     api_b = ApiClient(f"http://127.0.0.1:{cluster.processes['web-b'].port}")
     browser_a, browser_b = Browser(), Browser()
