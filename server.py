@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import shlex
@@ -381,7 +382,16 @@ def print_sign_in_link(link: str) -> None:
     """The local administrator's link goes to the terminal, never into the log."""
     print(f"\n  Sign in as the local administrator (single use, valid "
           f"{LOCAL_CODE_TTL_SECONDS // 60} minutes):\n\n      {link}\n\n"
-          f"  Another link at any time: python server.py login-link\n", flush=True)
+          f"  Another link at any time (same settings): {login_link_command()}\n", flush=True)
+
+
+def login_link_command() -> str:
+    """The command that works from where the user is: `scripts/run` brings the venv (plain
+    `python server.py` fails outside it)."""
+    script = ROOT / "scripts" / "run"
+    if Path.cwd().resolve() == ROOT:
+        return "./scripts/run login-link"
+    return f"{shlex.quote(str(script))} login-link"
 
 
 async def login_link(config: Config) -> None:
@@ -412,9 +422,13 @@ def _bind_all(config: Config) -> tuple[list[socket.socket], list[socket.socket]]
 
 
 def _bind(config: Config, port: int, setting: str) -> list[socket.socket]:
+    """Listen on `port`; a failure names the setting at fault: the bind address when it
+    does not resolve or is not this machine's, else the port (in use, privileged)."""
     try:
         return tornado.netutil.bind_sockets(port, config.bind)
     except OSError as exc:
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            setting = "SLIPWAY_BIND (--bind)"
         raise StartupError(
             f"{setting}: cannot listen on {config.bind}:{port}: {exc.strerror or exc}"
         ) from None

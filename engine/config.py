@@ -211,6 +211,8 @@ def _bind_address(raw: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
+    if re.fullmatch(r"[0-9.]+", value):  # 999.1.1.1: meant as an address, and not one
+        raise ValueError("must be an IP address or a host name such as 127.0.0.1")
     try:
         return _hostname(value)
     except ValueError:

@@ -74,7 +74,11 @@ class EmbeddedPostgres:
         """Stop the server unless another live process still uses this data directory."""
         with contextlib.suppress(psutil.NoSuchProcess):  # it died already: nothing to stop
             self._server.cleanup()
-        log.info("embedded PostgreSQL stopped")
+        if self.is_running():  # `login-link` beside a running server: it is the server's
+            log.debug("embedded PostgreSQL left running for the other process using %s",
+                      self.pgdata)
+        else:
+            log.info("embedded PostgreSQL stopped")
 
 
 def _postmaster_pid(pgdata: Path) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -158,6 +159,20 @@ def test_a_port_in_use_stops_start_up_with_one_line(tmp_path, data_args):
     assert not (tmp_path / "data" / "pg").exists(), "the database started before the port check"
 
 
+@pytest.mark.parametrize(("bind", "message"), [
+    ("999.1.1.1", "slipway: configuration error: SLIPWAY_BIND (--bind) must be an IP address"),
+    # A valid address that is not this machine's: the address is at fault, not the port.
+    ("192.0.2.1", "slipway: cannot start: SLIPWAY_BIND (--bind): cannot listen on 192.0.2.1:"),
+])
+def test_a_bad_bind_address_is_named_as_the_bind_setting(tmp_path, data_args, bind, message):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), *data_args, "--bind", bind, "--port", "0"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode in (1, 2)
+    assert result.stderr.strip().splitlines()[-1].startswith(message), result.stderr
+
+
 def test_reload_restarts_on_a_source_change_and_ctrl_c_stops_everything(tmp_path):
     source = tmp_path / "src"
     source.mkdir()
@@ -210,11 +225,19 @@ def test_start_prints_a_sign_in_link_and_login_link_makes_another_beside_it(tmp_
         assert not any("#code=" in line for line in server.output().splitlines()
                        if line.startswith("[")), "the sign-in link went into a log line"
 
+        # The hint names a command that works outside the venv, and it says nothing false
+        # about the server's database, which keeps running.
+        hint = re.search(r"Another link at any time \(same settings\): (.+)", server.output())
+        assert hint and hint[1].endswith("scripts/run login-link"), server.output()
+        environ = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+        environ["PATH"] = "/usr/local/bin:/usr/bin:/bin"
         result = subprocess.run(
-            [sys.executable, str(ROOT / "server.py"), "login-link", *data_args],
-            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            [*shlex.split(hint[1]), *data_args],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=environ,
         )
         assert result.returncode == 0, result.stderr
+        assert "PostgreSQL stopped" not in result.stderr
+        assert server.health()["db"] == "ok"
         fresh = re.search(r"/login#code=(\S+)", result.stdout)
         assert fresh and fresh[1] != printed[1]
 

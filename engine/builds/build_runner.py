@@ -84,6 +84,7 @@ from engine.deploys.releases import remove_leftovers as remove_release_leftovers
 from engine.errors import Refused
 from engine.events import EventEmitter
 from engine.github.commit_statuses import STATE_FOR_OUTCOME, CommitStatuses
+from engine.sites.site_paths import site_url
 from sql.build_logs import last_line_number
 from sql.builds import build_job, project_secrets, set_commit
 
@@ -159,13 +160,12 @@ class BuildRunner:
     def _build(self, job: dict[str, Any], build_log: BuildLog, control: BuildControl,
                work: Path) -> Outcome:
         say = lambda text: build_log.line("system", text)  # noqa: E731
+        # A failure's reason is said once, by the closing "Build failed: <reason>" line.
         if job["repo_url"] is None:  # a deploy hook of an upload-only project, say
-            say(f"Error: {NO_REPOSITORY}")
             return Outcome("failed", None, NO_REPOSITORY)
         try:
             client = connect_docker(self.config.docker_host)
         except DockerUnavailable as exc:
-            say(str(exc))
             return Outcome("failed", None, str(exc))
         guard = Guard(control.deadline, control.should_stop)
         try:
@@ -186,7 +186,8 @@ class BuildRunner:
             if control.should_stop():
                 raise Stopped()
             summary = check_output(output_dir, self.config.max_output)
-            say(f"Output: {plan.output_dir}/ ({summary.files} files)")
+            count = "1 file" if summary.files == 1 else f"{summary.files} files"
+            say(f"Output: {plan.output_dir}/ ({count})")
             if summary.links_out:
                 shown = ", ".join(summary.links_out[:5])
                 more = len(summary.links_out) - 5
@@ -199,21 +200,26 @@ class BuildRunner:
             except OSError as exc:
                 raise _Failed(f"publishing the site failed: {exc.strerror or exc}; the "
                               "previous release is still live") from None
-            say(f"Live at {deployment['url']}")
+            say(self._where_live(job, deployment))
             return Outcome("passed", 0, None, deployment["url"])
         except (Stopped, CheckoutError) as exc:
             if isinstance(exc, Stopped) or is_interruption(exc):
                 return self._stopped(control)
-            say(f"Error: {exc}")
             return Outcome("failed", None, str(exc))
         except (OutsideWorkspace, UnsafeOutput, AddressRefused) as exc:
-            say(f"Error: {exc}")
             return Outcome("failed", None, str(exc))
         except _Failed as exc:
-            say(f"Error: {exc.error}")
             return Outcome("failed", exc.exit_code, exc.error)
         finally:
             client.close()
+
+    def _where_live(self, job: dict[str, Any], deployment: dict[str, Any]) -> str:
+        """The address a visitor uses first: the production (or preview) host; this build's
+        own immutable address second."""
+        if job.get("preview"):
+            return f"Preview live at {deployment['url']}"
+        production = site_url(self.config.public_url, self.config.domain, job["project_name"])
+        return f"Live at {production} (this build: {deployment['url']})"
 
     def _pin(self, job: dict[str, Any]) -> PinnedHost | None:
         """A GitHub user's https repository may only be fetched from public addresses."""

@@ -318,7 +318,7 @@ async def test_a_flood_of_output_is_capped_and_the_server_stays_responsive(build
     assert lines[100_000]["log"] == "… log truncated after 100000 lines"
     # Slipway's own lines after the flood are kept: the output, where it went live, the end.
     after = [(line["stream"], line["log"]) for line in lines[100_001:]]
-    assert after[0] == ("system", "Output: dist/ (1 files)")
+    assert after[0] == ("system", "Output: dist/ (1 file)")
     assert after[-1] == ("system", "Build passed")
     assert len(after) == 3
     assert slowest < 2.0, f"the API took {slowest:.2f} s to answer during the flood"
@@ -336,8 +336,8 @@ async def test_after_a_flood_of_output_the_log_still_says_why_the_build_failed(b
     lines = await session.logs(build["id"])
     assert (build["status"], build["exit_code"]) == ("failed", 3)
     assert lines[100_000]["log"] == "… log truncated after 100000 lines"
+    # The reason is said once, by the last line (the dashboard's banner says it too).
     assert [(line["stream"], line["log"]) for line in lines[100_001:]] == [
-        ("system", "Error: the build command exited with code 3"),
         ("system", "Build failed: the build command exited with code 3")]
 
 
@@ -464,3 +464,21 @@ async def test_a_hook_build_of_a_project_without_git_fails_saying_how_to_deploy(
     build = await session.finished(triggered.json()["build"]["id"])
     assert build["status"] == "failed"
     assert "slipway deploy" in build["error"]
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_the_log_counts_the_files_published_and_leads_with_the_production_address(
+        builds, tmp_path):
+    session = await builds()
+    repo = make_repo(tmp_path / "repo", {"index.html": "<h1>hello</h1>", "style.css": "h1 {}",
+                                         ".env": "SECRET=1", ".env.local": "B=2"})
+    project = await session.project(repo, name="hello", output_dir="./")
+    build = await session.finished(project["latest_build"]["id"])
+    assert build["status"] == "passed", build
+    text = await session.text(build["id"])
+    # .git, .env and .env.local are never published: two files are.
+    assert "Output: ./ (2 files)" in text, text
+    production = (await session.api.get(f"/api/projects/{project['id']}",
+                                        headers=session.owner.headers)).json()["production_url"]
+    assert f"Live at {production} (this build: " in text, text
+    assert f"{build['id']}--hello." in text.split("Live at", 1)[1]
