@@ -11,9 +11,20 @@ say() { printf 'slipway: %s\n' "$*" >&2; }
 
 as_root_install() {
   # Installs Debian packages when we may (root with apt-get); otherwise says what is missing.
+  # apt's own chatter (and needrestart's, which complains on a closed terminal) goes to a log
+  # that is shown only when the install fails.
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "installing $* with apt-get"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    say "installing with apt-get: $*"
+    local log status=0
+    log="$(mktemp)"
+    { apt-get update -qq && NEEDRESTART_SUSPEND=1 DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq "$@"; } >"$log" 2>&1 || status=$?
+    if [ "$status" -ne 0 ]; then
+      say "apt-get could not install $* (exit $status):"
+      tail -n 20 "$log" >&2
+    fi
+    rm -f "$log"
+    return "$status"
   else
     say "missing: $*; install it with: sudo apt-get install $*"
     return 1

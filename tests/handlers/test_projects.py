@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -243,3 +244,17 @@ async def test_oversized_body_is_a_413(api, ada):
     response = await api.post("/api/projects", headers=ada.headers,
                               body=b'{"name": "' + b"x" * (1024 * 1024) + b'"}')
     assert response.status == 413
+
+
+@pytest.mark.gen_test
+async def test_create_answers_the_project_itself_as_the_readme_says(api, ada, site_repo):
+    created = await _create(api, ada, name="site", repo_url=site_repo.html_url)
+    assert created.status == 201
+    project = created.json()
+    assert "project" not in project and project["name"] == "site"
+    read = await api.get(created.headers["Location"], headers=ada.headers)
+    assert read.json()["id"] == project["id"]
+    assert set(read.json()) == set(project)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [row] = [line for line in readme.splitlines() if line.startswith("| POST | `/api/projects` |")]
+    assert "201 with the project itself" in row and "{project}" not in row
