@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FAKE_APT = """#!/bin/sh
 echo "Reading package lists..."
 echo "readline() on closed filehandle HENV at /usr/sbin/needrestart line 119." >&2
-for arg in "$@"; do [ "$arg" = broken ] && { echo "E: Unable to locate package broken" >&2; exit 100; }; done
+for arg in "$@"; do
+  [ "$arg" = broken ] && { echo "E: Unable to locate package broken" >&2; exit 100; }
+done
 exit 0
 """
 
