@@ -387,8 +387,19 @@ async def test_a_failed_build_shows_its_reason_and_its_log_can_be_searched_linke
 
     await expect(page.get_by_test_id("build-status")).to_have_text(
         "Failed", timeout=BUILD_SECONDS * 1000)
-    await expect(page.get_by_test_id("build-error")).to_contain_text("2")
+    reason = "the build command exited with code 2"
+    banner = page.get_by_test_id("build-error")
+    await expect(banner).to_have_text(f"Build failed {reason}")
     await expect(page.locator(".fact", has_text="Exit code")).to_contain_text("2")
+    # The banner, first under the header, is the one place outside the log with the reason.
+    details = page.get_by_role("region", name="Build details")
+    assert (await banner.bounding_box())["y"] < (await details.bounding_box())["y"]
+    outside_log = await page.evaluate("""() => {
+        const main = document.querySelector("main").cloneNode(true);
+        main.querySelectorAll("[data-testid=log-view]").forEach((log) => log.remove());
+        return main.innerText;
+    }""")
+    assert outside_log.count(reason) == 1, outside_log
 
     # Colours are rendered, escape codes are not, stderr is marked (search brings each line
     # into view: the log is virtualised, only the rows in view exist).
