@@ -322,7 +322,9 @@ async def test_settings_rename_override_create_a_deploy_hook_and_delete_with_the
     await page.get_by_label("Build command").fill("npm run build:site")
     await page.get_by_label("Output directory").fill("../outside")
     await page.get_by_role("button", name="Save", exact=True).click()
-    await expect(page.get_by_role("alert")).to_contain_text("output_dir")
+    # The field is named by its label, not by the API's key (output_dir).
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Output directory must stay inside the repository")
     await page.get_by_label("Output directory").fill("public")
     await page.get_by_role("button", name="Save", exact=True).click()
     await expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
