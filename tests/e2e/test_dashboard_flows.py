@@ -147,6 +147,13 @@ async def test_a_github_user_deploys_pushes_rolls_back_and_sets_a_secret(
     assert await site_text(site, slipway.site_url("hello")) == SITE_TEXT
     preview_url = await previews.get_by_role("link", name=re.compile("^git-")).get_attribute("href")
     assert await site_text(site, preview_url) == "A preview"
+    # The preview's build page leads with the preview's address.
+    await previews.get_by_role("link", name=re.compile(r"^Build #")).click()
+    preview_at = page.locator(".fact", has_text="Preview at")
+    await expect(preview_at.get_by_role("link")).to_have_attribute("href", preview_url)
+    await expect(page.get_by_test_id("build-own-address")).to_have_count(0)
+    await screenshot(page, "preview-build")
+    await page.go_back()
 
     # A secret: its name is listed, its value never appears in the page again.
     await page.get_by_role("link", name="Environment", exact=True).click()
