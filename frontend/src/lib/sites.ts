@@ -3,12 +3,7 @@
  * with the public URL's port. The dashboard shows a new project's address from it before the
  * project exists (afterwards the project's own `production_url` is the address).
  */
-export interface Sites {
-  scheme: string;
-  domain: string;
-  /** null: the scheme's default port. */
-  port: number | null;
-}
+import type { Sites } from "../api/types";
 
 /** `hello.localhost:8080`: the host (and port) a project named `name` is served at. */
 export function siteHost(name: string, sites: Sites): string {

@@ -7,13 +7,13 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
 import { ApiError, api } from "../api/client";
 import { getUser } from "../api/session";
-import type { GitHubRepo, Project } from "../api/types";
+import type { GitHubRepo, Project, Providers } from "../api/types";
 import { EnvEditor, type EnvError, type EnvRow } from "../components/EnvEditor";
 import { FrameworkSelect } from "../components/FrameworkSelect";
 import { ErrorNote, Spinner, Time } from "../components/ui";
 import { labelledMessage, secretOfField } from "../lib/fieldErrors";
 import { projectNameProblem, suggestNameFromRepo, suggestProjectName } from "../lib/projectName";
-import { type Sites, siteHost } from "../lib/sites";
+import { siteHost } from "../lib/sites";
 import { useResource } from "../lib/useResource";
 import { useTitle } from "../lib/useTitle";
 
@@ -49,7 +49,7 @@ export function NewProjectPage() {
   const [env, setEnv] = useState<EnvRow[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | Error | null>(null);
-  const sites = useResource((signal) => api<{ sites: Sites }>("/auth/providers", { signal, anonymous: true }).then((p) => p.sites), []);
+  const sites = useResource((signal) => api<Providers>("/auth/providers", { signal, anonymous: true }).then((p) => p.sites), []);
 
   const nameProblem = name || nameTouched ? projectNameProblem(name) : null;
   const fieldError = (field: string) => (error instanceof ApiError && error.field === field ? labelledMessage(error.message, field) : null);
