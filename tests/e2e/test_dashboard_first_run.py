@@ -43,7 +43,10 @@ async def test_new_project_shows_the_real_address_suggests_a_name_and_puts_error
     await expect(hint).to_contain_text(f"(name.localhost:{app.port})")
     name = page.get_by_label("Project name")
 
-    # A pasted path (or URL) suggests its last segment, lower-cased, until a name is typed.
+    # A pasted path (or URL) suggests its last segment, lower-cased, until a name is typed
+    # (pressing Deploy first, which asks for a name, types none).
+    await page.get_by_role("button", name="Deploy").click()
+    await expect(page.get_by_text("A name is required.")).to_be_visible()
     await page.get_by_label("Git repository URL").fill(str(repo))
     await expect(name).to_have_value("hello")
     await expect(hint).to_contain_text(f"(hello.localhost:{app.port})")

@@ -39,7 +39,9 @@ export function NewProjectPage() {
   const [repoUrl, setRepoUrl] = useState("");
   const [chosen, setChosen] = useState<GitHubRepo | null>(null);
   const [name, setName] = useState("");
+  // Touched: a name is due (typed into, or the form submitted); typed: the user chose one.
   const [nameTouched, setNameTouched] = useState(false);
+  const [nameTyped, setNameTyped] = useState(false);
   const [branch, setBranch] = useState("");
   const [framework, setFramework] = useState("");
   const [installCommand, setInstallCommand] = useState("");
@@ -58,7 +60,7 @@ export function NewProjectPage() {
   const envError: EnvError | null = secretName !== null ? { name: secretName, message: error!.message } : null;
   // A name is suggested from the repository until the user types one of their own.
   const suggestName = (suggestion: string) => {
-    if (!nameTouched || !name) setName(suggestion);
+    if (!nameTyped || !name) setName(suggestion);
   };
 
   const choose = (repo: GitHubRepo) => {
@@ -165,6 +167,7 @@ export function NewProjectPage() {
               onInput={(e) => {
                 setName(e.currentTarget.value);
                 setNameTouched(true);
+                setNameTyped(true);
                 if (serverNameError) setError(null);
               }}
               aria-invalid={Boolean(nameProblem || serverNameError)}
