@@ -17,7 +17,7 @@ from engine.accounts.scopes import SESSION
 from engine.accounts.sessions import issue_session_token
 from engine.github.client import GitHubRejected, GitHubUnavailable
 from handlers.base import APIError, APIHandler, Field, authenticated
-from handlers.models import user_model
+from handlers.models import sites_model, user_model
 from sql.users import get_user, revoke_sessions, upsert_github_user
 
 log = logging.getLogger(__name__)
@@ -28,10 +28,13 @@ CALLBACK_PATH = "/api/auth/github/callback"
 
 
 class ProvidersHandler(APIHandler):
-    """`GET /api/auth/providers`: which sign-in buttons the dashboard shows (public)."""
+    """`GET /api/auth/providers`: which sign-in buttons the dashboard shows, and where sites
+    live (public: any visitor of a site sees its address anyway)."""
 
     async def get(self) -> None:
-        self.write_json({"github": self.application.config.github_oauth_enabled})
+        config = self.application.config
+        self.write_json({"github": config.github_oauth_enabled,
+                         "sites": sites_model(config.public_url, config.domain)})
 
 
 class GitHubLoginHandler(APIHandler):

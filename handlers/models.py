@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from engine.notifications.targets import display_url
 from engine.times import iso_time
@@ -24,6 +25,14 @@ def user_model(user: dict[str, Any]) -> dict[str, Any]:
         "is_local_admin": user["is_local_admin"],
         "created_at": iso_time(user["created_at"]),
     }
+
+
+def sites_model(public_url: str, domain: str) -> dict[str, Any]:
+    """Where projects' sites live, `<scheme>://<project>.<domain>[:<port>]` (the public URL's
+    scheme and port), so the dashboard can show a new project's address before it has one.
+    `port` is null when it is the scheme's default."""
+    public = urlsplit(public_url)
+    return {"scheme": public.scheme, "domain": domain, "port": public.port}
 
 
 def github_repo_model(repo: dict[str, Any]) -> dict[str, Any]:

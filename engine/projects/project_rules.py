@@ -122,18 +122,21 @@ def check_node_version(raw: Any, offered: tuple[int, ...]) -> int | None:
     return int(text)
 
 
-def check_secret(name: str, value: str | None = None) -> None:
+def check_secret(name: str, value: str | None = None, *, at: str | None = None) -> None:
+    """A secret's name and value. Errors name the field `name` or `value` (a secret's own
+    request), or `at` for both when the secret sits inside another object: a new project's
+    `secrets.API_KEY`, which must not point the dashboard at the project's own name."""
     if not SECRET_NAME.match(name):
         raise Invalid("a secret's name must be letters, digits and _, not starting with a digit",
-                      field="name")
+                      field=at or "name")
     if value is None:
         return
     if len(value.encode("utf-8", "surrogatepass")) > MAX_SECRET_BYTES:
-        raise Invalid(f"the value of {name} is larger than 64 KiB", field="value")
+        raise Invalid(f"the value of {name} is larger than 64 KiB", field=at or "value")
     if _CONTROL.search(value):
         # A NUL cannot be passed to a process's environment, and escapes would reach logs.
         raise Invalid(f"the value of {name} may not contain control characters (other than "
-                      "tab and newline)", field="value")
+                      "tab and newline)", field=at or "value")
 
 
 def check_secret_environments(raw: Any) -> list[str]:

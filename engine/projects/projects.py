@@ -325,9 +325,10 @@ def _check_secrets(values: dict[str, Any]) -> None:
     if len(values) > MAX_SECRETS:
         raise Invalid(f"at most {MAX_SECRETS} secrets per project", field="secrets")
     for name, value in values.items():
+        field = f"secrets.{name}"
         if not isinstance(value, str):
-            raise Invalid(f"the value of secret {name} must be a string", field="secrets")
-        check_secret(name, value)
+            raise Invalid(f"the value of secret {name} must be a string", field=field)
+        check_secret(name, value, at=field)
 
 
 def _name_taken(name: str) -> Conflict:

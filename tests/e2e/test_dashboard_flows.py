@@ -147,6 +147,13 @@ async def test_a_github_user_deploys_pushes_rolls_back_and_sets_a_secret(
     assert await site_text(site, slipway.site_url("hello")) == SITE_TEXT
     preview_url = await previews.get_by_role("link", name=re.compile("^git-")).get_attribute("href")
     assert await site_text(site, preview_url) == "A preview"
+    # The preview's build page leads with the preview's address.
+    await previews.get_by_role("link", name=re.compile(r"^Build #")).click()
+    preview_at = page.locator(".fact", has_text="Preview at")
+    await expect(preview_at.get_by_role("link")).to_have_attribute("href", preview_url)
+    await expect(page.get_by_test_id("build-own-address")).to_have_count(0)
+    await screenshot(page, "preview-build")
+    await page.go_back()
 
     # A secret: its name is listed, its value never appears in the page again.
     await page.get_by_role("link", name="Environment", exact=True).click()
@@ -322,7 +329,9 @@ async def test_settings_rename_override_create_a_deploy_hook_and_delete_with_the
     await page.get_by_label("Build command").fill("npm run build:site")
     await page.get_by_label("Output directory").fill("../outside")
     await page.get_by_role("button", name="Save", exact=True).click()
-    await expect(page.get_by_role("alert")).to_contain_text("output_dir")
+    # The field is named by its label, not by the API's key (output_dir).
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Output directory must stay inside the repository")
     await page.get_by_label("Output directory").fill("public")
     await page.get_by_role("button", name="Save", exact=True).click()
     await expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
@@ -387,8 +396,19 @@ async def test_a_failed_build_shows_its_reason_and_its_log_can_be_searched_linke
 
     await expect(page.get_by_test_id("build-status")).to_have_text(
         "Failed", timeout=BUILD_SECONDS * 1000)
-    await expect(page.get_by_test_id("build-error")).to_contain_text("2")
+    reason = "the build command exited with code 2"
+    banner = page.get_by_test_id("build-error")
+    await expect(banner).to_have_text(f"Build failed {reason}")
     await expect(page.locator(".fact", has_text="Exit code")).to_contain_text("2")
+    # The banner, first under the header, is the one place outside the log with the reason.
+    details = page.get_by_role("region", name="Build details")
+    assert (await banner.bounding_box())["y"] < (await details.bounding_box())["y"]
+    outside_log = await page.evaluate("""() => {
+        const main = document.querySelector("main").cloneNode(true);
+        main.querySelectorAll("[data-testid=log-view]").forEach((log) => log.remove());
+        return main.innerText;
+    }""")
+    assert outside_log.count(reason) == 1, outside_log
 
     # Colours are rendered, escape codes are not, stderr is marked (search brings each line
     # into view: the log is virtualised, only the rows in view exist).

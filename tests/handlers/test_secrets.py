@@ -153,6 +153,7 @@ async def test_values_must_be_strings_of_at_most_64_kib(api, owner, project):
     too_big = await api.request("PUT", _path(project, "BIG"), headers=owner.headers,
                                 json_body={"value": "x" * (64 * 1024 + 1)})
     assert too_big.status == 400
+    assert too_big.json()["error"]["field"] == "value"
     assert "64 KiB" in too_big.json()["error"]["message"]
     far_too_big = await api.request("PUT", _path(project, "HUGE"), headers=owner.headers,
                                     body=b'{"value": "' + b"x" * (200 * 1024) + b'"}')
@@ -160,9 +161,12 @@ async def test_values_must_be_strings_of_at_most_64_kib(api, owner, project):
 
 
 @pytest.mark.gen_test
-async def test_secrets_given_at_creation_are_validated(api, owner):
-    response = await api.post("/api/projects", headers=owner.headers, json_body={
-        "name": "other", "repo_url": "https://git.example.com/o.git",
-        "secrets": {"BAD-NAME": "x"}})
-    assert response.status == 400
+async def test_secrets_given_at_creation_are_validated_and_errors_name_the_variable(api, owner):
+    # The field is the variable's own path, never `name`: that is the project's name field.
+    for secrets in ({"BAD-NAME": "x"}, {"ESCAPE": "a\u001bb"}, {"BIG": "x" * (64 * 1024 + 1)},
+                    {"NUMBER": 5}):
+        response = await api.post("/api/projects", headers=owner.headers, json_body={
+            "name": "other", "repo_url": "https://git.example.com/o.git", "secrets": secrets})
+        assert response.status == 400, secrets
+        assert response.json()["error"]["field"] == f"secrets.{next(iter(secrets))}"
     assert (await api.get("/api/projects", headers=owner.headers)).json() == []

@@ -14,6 +14,19 @@ export interface User {
   created_at: string;
 }
 
+/** `GET /api/auth/providers`: the sign-in buttons to offer, and where sites live. */
+export interface Providers {
+  github: boolean;
+  sites: Sites;
+}
+
+/** Sites are `<scheme>://<project>.<domain>[:<port>]`; `port` null is the scheme's default. */
+export interface Sites {
+  scheme: string;
+  domain: string;
+  port: number | null;
+}
+
 export interface Build {
   id: number;
   project_id: number;

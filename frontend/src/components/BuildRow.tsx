@@ -13,7 +13,8 @@ const TRIGGERS: Record<string, string> = {
   redeliver: "Redelivery",
 };
 
-export function BuildRow({ build }: { build: Build }) {
+/** `live`: this build is what production serves now (the project's live deployment). */
+export function BuildRow({ build, live = false }: { build: Build; live?: boolean }) {
   return (
     <li class="build-row" data-testid="build-row" data-build={build.id}>
       <div class="build-main">
@@ -21,6 +22,7 @@ export function BuildRow({ build }: { build: Build }) {
           #{build.id}
         </Link>
         <BuildStatusBadge status={build.status} />
+        {live && <span class="tag tag-live" title="Production serves this build">Live</span>}
         {build.preview && <span class="tag" title="Preview branch">Preview · {build.branch}</span>}
       </div>
       <div class="build-commit">

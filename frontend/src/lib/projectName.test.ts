@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { projectNameProblem, suggestProjectName } from "./projectName";
+import { projectNameProblem, suggestNameFromRepo, suggestProjectName } from "./projectName";
 
 describe("projectNameProblem", () => {
   it("accepts DNS labels", () => {
@@ -27,5 +27,24 @@ describe("suggestProjectName", () => {
     expect(suggestProjectName("--docs--")).toBe("docs-site");
     expect(suggestProjectName("app")).toBe("app-site");
     expect(projectNameProblem(suggestProjectName("A".repeat(80)))).toBeNull();
+  });
+});
+
+describe("suggestNameFromRepo", () => {
+  it("takes the repository's name from a pasted URL or path", () => {
+    expect(suggestNameFromRepo("https://github.com/ada/hello.git")).toBe("hello");
+    expect(suggestNameFromRepo("https://git.example.com/ada/Hello_World")).toBe("hello-world");
+    expect(suggestNameFromRepo("/home/ada/src/hello")).toBe("hello");
+    expect(suggestNameFromRepo("/home/ada/src/hello/ ")).toBe("hello");
+    expect(suggestNameFromRepo("file:///srv/git/site.GIT")).toBe("site");
+    expect(suggestNameFromRepo("git@github.com:ada/blog.git")).toBe("blog");
+    expect(suggestNameFromRepo("https://example.com/ada/guide.git?ref=main#x")).toBe("guide");
+  });
+
+  it("suggests only valid names, or nothing", () => {
+    expect(suggestNameFromRepo("https://example.com/ada/api.git")).toBe("api-site");
+    expect(suggestNameFromRepo("")).toBe("");
+    expect(suggestNameFromRepo("/")).toBe("");
+    expect(suggestNameFromRepo("https://")).toBe("");
   });
 });

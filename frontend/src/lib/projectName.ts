@@ -36,3 +36,14 @@ export function suggestProjectName(repoName: string): string {
   if (!slug) return "";
   return RESERVED_NAMES.has(slug) ? `${slug}-site` : slug;
 }
+
+/**
+ * A name suggested from what was pasted as the repository: its last path segment without
+ * `.git` ("https://github.com/ada/hello.git", "git@host:ada/hello", "/home/ada/src/hello/"
+ * → "hello"). Empty when there is no segment to take a name from.
+ */
+export function suggestNameFromRepo(repo: string): string {
+  const path = repo.trim().replace(/[?#].*$/, "").replace(/[/\\]+$/, "");
+  const last = path.split(/[/\\:]/).pop() ?? "";
+  return suggestProjectName(last.replace(/\.git$/i, ""));
+}

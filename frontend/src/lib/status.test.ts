@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Project } from "../api/types";
-import { previewUrl, projectState } from "./status";
+import { isLocalRepository, previewUrl, projectState } from "./status";
 
 const project = (overrides: Partial<Project> = {}): Project => ({
   id: 1, name: "demo", repo_url: "", github_repo: null, branch: "main", install_command: null,
@@ -30,5 +30,14 @@ describe("previewUrl", () => {
     expect(previewUrl("feature-x", p)).toBe("http://git-feature-x--demo.localhost:8080");
     expect(previewUrl("b", project(), "https://12--demo.example.com")).toBe("https://git-b--demo.example.com");
     expect(previewUrl("b", project())).toBeNull();
+  });
+});
+
+describe("isLocalRepository", () => {
+  it("is a path on this machine, not a URL or no Git at all", () => {
+    expect(isLocalRepository("/home/ada/src/hello")).toBe(true);
+    expect(isLocalRepository("file:///srv/git/hello")).toBe(true);
+    expect(isLocalRepository("https://github.com/ada/hello.git")).toBe(false);
+    expect(isLocalRepository(null)).toBe(false);
   });
 });

@@ -44,3 +44,11 @@ export function previewUrl(slug: string, project: Project, anyUrl?: string | nul
   url.hostname = `git-${slug}--${project.name}.${rest}`;
   return url.origin;
 }
+
+/**
+ * A repository given as a path on the Slipway machine (only the local administrator may):
+ * nothing ever pushes to it, so no preview branch is built from it.
+ */
+export function isLocalRepository(repoUrl: string | null): boolean {
+  return repoUrl !== null && (repoUrl.startsWith("/") || repoUrl.startsWith("file:"));
+}

@@ -1,6 +1,8 @@
 /**
  * One build: its status, commit and timings, and its log. The log replays the stored lines,
  * then follows live ones; after a reconnect it fetches what it missed (see lib/logBuffer.ts).
+ * A failed build's reason is said once, in the banner under the header; a passed build leads
+ * with the address it is served at (lib/buildAddress.ts).
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Link } from "wouter-preact";
@@ -10,6 +12,7 @@ import type { Build, Deployment, LogPage, Project } from "../api/types";
 import { BuildStatusBadge } from "../components/BuildStatus";
 import { LogView } from "../components/LogView";
 import { ErrorNote, ExternalLink, firstLine, shortSha, Spinner, Time } from "../components/ui";
+import { buildAddresses, type Deployed } from "../lib/buildAddress";
 import { type BuildStatusEvent, withStatus } from "../lib/liveBuilds";
 import { EVENT_STREAMS, LogBuffer, type LogLine } from "../lib/logBuffer";
 import { isActive, previewUrl } from "../lib/status";
@@ -26,7 +29,7 @@ export function BuildPage({ id }: { id: number }) {
     async (signal) => (build.data ? api<Project>(`/projects/${build.data.project_id}`, { signal }) : undefined),
     [build.data?.project_id],
   );
-  const [deployment, setDeployment] = useState<{ url: string } | null>(null);
+  const [deployment, setDeployment] = useState<Deployed | null>(null);
   const [canceling, setCanceling] = useState(false);
   const [actionError, setActionError] = useState<unknown>(null);
   const log = useBuildLog(id);
@@ -40,8 +43,11 @@ export function BuildPage({ id }: { id: number }) {
     if (event.status !== "queued") void build.reload();
     if (!isActive(event)) void log.catchUp();
   });
-  useEvents(["deploymentUpdate"], (event: { buildId: number; url: string }) => {
-    if (event.buildId === id) setDeployment({ url: event.url });
+  useEvents(["deploymentUpdate"], (event: { buildId: number; url: string; status: string }) => {
+    if (event.buildId !== id) return;
+    setDeployment({ url: event.url, status: event.status });
+    // A first deploy gives the project its production address.
+    void project.reload();
   });
   useReconnect(() => void build.reload());
 
@@ -52,10 +58,10 @@ export function BuildPage({ id }: { id: number }) {
     api<Deployment[]>(`/projects/${b.project_id}/deployments?limit=100`).then(
       (list) => {
         const found = list.find((d) => d.build_id === b.id);
-        if (found) setDeployment({ url: found.url });
+        if (found) setDeployment({ url: found.url, status: found.status });
         else if (b.preview && project.data) {
           const url = previewUrl(b.preview, project.data, list[0]?.url);
-          if (url) setDeployment({ url });
+          if (url) setDeployment({ url, status: "preview" });
         }
       },
       () => undefined,
@@ -88,6 +94,7 @@ export function BuildPage({ id }: { id: number }) {
   };
 
   const p = project.data;
+  const served = buildAddresses(deployment, p?.production_url ?? null);
   return (
     <div class="page page-wide">
       <nav class="breadcrumbs" aria-label="Breadcrumb">
@@ -100,8 +107,8 @@ export function BuildPage({ id }: { id: number }) {
           Build #{b.id} <BuildStatusBadge status={b.status} testId="build-status" />
         </h1>
         <div class="header-actions">
-          {deployment && (
-            <a class="button" href={deployment.url} target="_blank" rel="noopener noreferrer">
+          {served && (
+            <a class="button" href={served.url} target="_blank" rel="noopener noreferrer">
               Visit
             </a>
           )}
@@ -113,6 +120,12 @@ export function BuildPage({ id }: { id: number }) {
         </div>
       </div>
       <ErrorNote error={actionError} />
+      {b.error && (
+        <div class="build-error" role="alert" data-testid="build-error">
+          <strong>{b.status === "canceled" ? "Build canceled" : "Build failed"}</strong>{" "}
+          <span>{b.error}</span>
+        </div>
+      )}
       <section class="card build-facts" aria-label="Build details">
         <Fact label="Commit">
           <span class="commit-message">{firstLine(b.commit_message) || "—"}</span>
@@ -127,26 +140,29 @@ export function BuildPage({ id }: { id: number }) {
         </Fact>
         <Fact label="Duration">{b.started_at ? formatDuration(b.started_at, b.finished_at) : isActive(b) ? "waiting for a slot" : "—"}</Fact>
         <Fact label="Exit code">{b.exit_code ?? "—"}</Fact>
-        {deployment && (
-          <Fact label="Deployed at">
-            <ExternalLink href={deployment.url} />
+        {served && (
+          <Fact label={served.label} wide>
+            <span data-testid="build-address">
+              <ExternalLink href={served.url} />
+            </span>
+            {served.immutable && (
+              <span class="muted" data-testid="build-own-address">
+                This build's own address: <ExternalLink href={served.immutable} />
+              </span>
+            )}
           </Fact>
         )}
       </section>
-      {b.error && (
-        <p class="build-error" role="alert" data-testid="build-error">
-          <strong>{b.status === "canceled" ? "Canceled" : "Failed"}:</strong> {b.error}
-        </p>
-      )}
       <ErrorNote error={log.error} />
       <LogView lines={log.buffer.lines} version={log.version} buildId={b.id} live={isActive(b)} loading={log.loading} />
     </div>
   );
 }
 
-function Fact({ label, children }: { label: string; children: preact.ComponentChildren }) {
+/** `wide`: a fact on a row of its own (the address a passed build leads with). */
+function Fact({ label, children, wide = false }: { label: string; children: preact.ComponentChildren; wide?: boolean }) {
   return (
-    <div class="fact">
+    <div class={wide ? "fact fact-wide" : "fact"}>
       <span class="label">{label}</span>
       <span class="fact-value">{children}</span>
     </div>

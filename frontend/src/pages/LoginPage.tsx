@@ -7,7 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
 import { api, errorMessage } from "../api/client";
 import { startSession, takeNotice, takeReturnPath } from "../api/session";
-import type { User } from "../api/types";
+import type { Providers, User } from "../api/types";
 import { ErrorNote, Spinner } from "../components/ui";
 import { useTitle } from "../lib/useTitle";
 
@@ -58,7 +58,7 @@ export function LoginPage({ signedIn }: { signedIn: boolean }) {
     };
     if (!fromFragment() && signedIn) navigate("/", { replace: true });
     window.addEventListener("hashchange", fromFragment);
-    api<{ github: boolean }>("/auth/providers", { anonymous: true }).then(
+    api<Providers>("/auth/providers", { anonymous: true }).then(
       (providers) => setGithub(providers.github),
       () => setGithub(false),
     );

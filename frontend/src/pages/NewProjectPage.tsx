@@ -7,11 +7,13 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { useLocation } from "wouter-preact";
 import { ApiError, api } from "../api/client";
 import { getUser } from "../api/session";
-import type { GitHubRepo, Project } from "../api/types";
-import { EnvEditor, type EnvRow } from "../components/EnvEditor";
+import type { GitHubRepo, Project, Providers } from "../api/types";
+import { EnvEditor, type EnvError, type EnvRow } from "../components/EnvEditor";
 import { FrameworkSelect } from "../components/FrameworkSelect";
 import { ErrorNote, Spinner, Time } from "../components/ui";
-import { projectNameProblem, suggestProjectName } from "../lib/projectName";
+import { labelledMessage, secretOfField } from "../lib/fieldErrors";
+import { projectNameProblem, suggestNameFromRepo, suggestProjectName } from "../lib/projectName";
+import { siteHost } from "../lib/sites";
 import { useResource } from "../lib/useResource";
 import { useTitle } from "../lib/useTitle";
 
@@ -25,6 +27,8 @@ interface RepoPage {
 type Source = "github" | "url" | "upload";
 
 const MAX_SEARCHED_PAGES = 20;
+/** Fields shown at their own input; any other error is shown above the submit button. */
+const FORM_FIELDS = ["name", "repo_url", "branch", "framework", "install_command", "build_command", "output_dir", "root_dir"];
 
 export function NewProjectPage() {
   useTitle("New project");
@@ -35,7 +39,9 @@ export function NewProjectPage() {
   const [repoUrl, setRepoUrl] = useState("");
   const [chosen, setChosen] = useState<GitHubRepo | null>(null);
   const [name, setName] = useState("");
+  // Touched: a name is due (typed into, or the form submitted); typed: the user chose one.
   const [nameTouched, setNameTouched] = useState(false);
+  const [nameTyped, setNameTyped] = useState(false);
   const [branch, setBranch] = useState("");
   const [framework, setFramework] = useState("");
   const [installCommand, setInstallCommand] = useState("");
@@ -45,16 +51,23 @@ export function NewProjectPage() {
   const [env, setEnv] = useState<EnvRow[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | Error | null>(null);
+  const sites = useResource((signal) => api<Providers>("/auth/providers", { signal, anonymous: true }).then((p) => p.sites), []);
 
   const nameProblem = name || nameTouched ? projectNameProblem(name) : null;
-  const fieldError = (field: string) => (error instanceof ApiError && error.field === field ? error.message : null);
+  const fieldError = (field: string) => (error instanceof ApiError && error.field === field ? labelledMessage(error.message, field) : null);
   const serverNameError = fieldError("name");
+  const secretName = error instanceof ApiError ? secretOfField(error.field) : null;
+  const envError: EnvError | null = secretName !== null ? { name: secretName, message: error!.message } : null;
+  // A name is suggested from the repository until the user types one of their own.
+  const suggestName = (suggestion: string) => {
+    if (!nameTyped || !name) setName(suggestion);
+  };
 
   const choose = (repo: GitHubRepo) => {
     setChosen(repo);
     setRepoUrl(repo.html_url);
     setBranch(repo.default_branch);
-    if (!nameTouched || !name) setName(suggestProjectName(repo.name));
+    suggestName(suggestProjectName(repo.name));
     setError(null);
   };
 
@@ -88,7 +101,8 @@ export function NewProjectPage() {
     }
   };
 
-  const generalError = error && !(error instanceof ApiError && error.field && ["name", "repo_url", "branch", "framework", "install_command", "build_command", "output_dir", "root_dir"].includes(error.field));
+  const generalError = error && !(error instanceof ApiError && error.field && (FORM_FIELDS.includes(error.field) || error.field === "secrets" || secretName !== null));
+  const address = name && !nameProblem ? name : "name";
 
   return (
     <div class="page page-narrow">
@@ -127,6 +141,7 @@ export function NewProjectPage() {
                 onInput={(e) => {
                   setRepoUrl(e.currentTarget.value);
                   setChosen(null);
+                  suggestName(suggestNameFromRepo(e.currentTarget.value));
                 }}
                 placeholder="https://example.com/you/site.git"
                 spellcheck={false}
@@ -152,6 +167,7 @@ export function NewProjectPage() {
               onInput={(e) => {
                 setName(e.currentTarget.value);
                 setNameTouched(true);
+                setNameTyped(true);
                 if (serverNameError) setError(null);
               }}
               aria-invalid={Boolean(nameProblem || serverNameError)}
@@ -161,7 +177,7 @@ export function NewProjectPage() {
               required
             />
             <small class="hint" id="name-help">
-              Lowercase letters, digits and hyphens: the name becomes the site's address ({name && !nameProblem ? name : "name"}.your-domain).
+              Lowercase letters, digits and hyphens: the name becomes the site's address ({sites.data ? siteHost(address, sites.data) : `${address}.<domain>`}).
             </small>
           </label>
           <ErrorNote>{nameProblem ?? serverNameError}</ErrorNote>
@@ -186,7 +202,15 @@ export function NewProjectPage() {
         <section class="card stack" aria-labelledby="env-title">
           <h2 id="env-title">Environment variables</h2>
           <p class="hint">Encrypted, given to the build only, and masked in logs. Values cannot be read back.</p>
-          <EnvEditor rows={env} onChange={setEnv} />
+          <EnvEditor
+            rows={env}
+            error={envError}
+            onChange={(rows) => {
+              setEnv(rows);
+              if (envError || fieldError("secrets")) setError(null);
+            }}
+          />
+          <ErrorNote>{error instanceof ApiError && error.field === "secrets" ? error.message : null}</ErrorNote>
         </section>
 
         {generalError && <ErrorNote error={error} />}

@@ -43,7 +43,7 @@ export function BuildsPanel({ project }: { project: Project }) {
       {list && list.length > 0 && (
         <ul class="card list" aria-label="Build history">
           {list.map((build) => (
-            <BuildRow key={build.id} build={build} />
+            <BuildRow key={build.id} build={build} live={build.id === project.live_deployment?.build_id} />
           ))}
         </ul>
       )}

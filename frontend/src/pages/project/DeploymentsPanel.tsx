@@ -9,7 +9,7 @@ import { useEvents } from "../../api/realtime";
 import type { Build, Deployment, Project } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Badge, Empty, ErrorNote, ExternalLink, firstLine, shortSha, Spinner, Time } from "../../components/ui";
-import { previewUrl } from "../../lib/status";
+import { isLocalRepository, previewUrl } from "../../lib/status";
 import { useResource } from "../../lib/useResource";
 
 const STATUS: Record<Deployment["status"], [string, string]> = {
@@ -89,9 +89,14 @@ export function DeploymentsPanel({ project, onChange }: { project: Project; onCh
       <section aria-labelledby="previews-title">
         <h2 id="previews-title" class="section-title">Preview branches</h2>
         <ErrorNote error={builds.error} />
-        {builds.data && !previews.length && (
+        {builds.data && !previews.length && (isLocalRepository(project.repo_url) ? (
+          <p class="muted" data-testid="previews-unavailable">
+            Not available for a repository on this machine: previews are built from pushes, and nothing pushes to a local path. To publish one, run{" "}
+            <code>slipway deploy DIR --project {project.name} --preview BRANCH</code>.
+          </p>
+        ) : (
           <p class="muted">Pushes to branches other than {project.branch} are published at their own preview address.</p>
-        )}
+        ))}
         {previews.length > 0 && (
           <ul class="card list" aria-label="Preview branches">
             {previews.map((build) => {

@@ -10,18 +10,24 @@ import type { DeployHook, Project } from "../../api/types";
 import { FrameworkSelect } from "../../components/FrameworkSelect";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { CopyButton, ErrorNote, Time } from "../../components/ui";
+import type { Detected } from "../../lib/detection";
+import { labelledMessage } from "../../lib/fieldErrors";
 import { projectNameProblem } from "../../lib/projectName";
+import { useDetected } from "../../lib/useDetected";
 import { useResource } from "../../lib/useResource";
 import { PreviewProtection } from "./PreviewProtection";
 
 type Editable = "name" | "branch" | "framework" | "node_version" | "install_command" | "build_command" | "output_dir" | "root_dir";
-const OVERRIDES: [Editable, string, string][] = [
+/** Each override with its label and what it means left empty: a fixed default, or what the
+ *  builds detect (`null`: shown from the latest build's log). */
+const OVERRIDES: [Editable, string, string | null][] = [
   ["node_version", "Node.js version (major)", "from .nvmrc, engines.node or the default"],
-  ["install_command", "Install command", "detected"],
-  ["build_command", "Build command", "detected"],
-  ["output_dir", "Output directory", "detected"],
+  ["install_command", "Install command", null],
+  ["build_command", "Build command", null],
+  ["output_dir", "Output directory", null],
   ["root_dir", "Root directory", "the repository's root"],
 ];
+const NOT_DETECTED_YET = "detected at the next build";
 
 export function SettingsPanel({ project, onSaved }: { project: Project; onSaved: (project: Project) => void }) {
   const [, navigate] = useLocation();
@@ -33,13 +39,15 @@ export function SettingsPanel({ project, onSaved }: { project: Project; onSaved:
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
   const [deleting, setDeleting] = useState(false);
+  const detection = useDetected(project);
+  const detected: Detected = detection.data?.detected ?? {};
 
   const set = (key: Editable, value: string) => {
     setForm({ ...form, [key]: value });
     setSaved(false);
   };
   const nameProblem = projectNameProblem(form.name);
-  const fieldError = (field: string) => (error instanceof ApiError && error.field === field ? error.message : null);
+  const fieldError = (field: string) => (error instanceof ApiError && error.field === field ? labelledMessage(error.message, field) : null);
 
   const save = async (event: Event) => {
     event.preventDefault();
@@ -81,17 +89,22 @@ export function SettingsPanel({ project, onSaved }: { project: Project; onSaved:
           <input value={form.branch} onInput={(e) => set("branch", e.currentTarget.value)} spellcheck={false} />
         </label>
         <ErrorNote>{fieldError("branch")}</ErrorNote>
-        <FrameworkSelect value={form.framework} onChange={(value) => set("framework", value)} />
+        <FrameworkSelect value={form.framework} onChange={(value) => set("framework", value)} detected={detected.framework} />
         <ErrorNote>{fieldError("framework")}</ErrorNote>
         {OVERRIDES.map(([key, label, placeholder]) => (
           <Fragment key={key}>
             <label class="field">
               <span>{label}</span>
-              <input value={form[key]} onInput={(e) => set(key, e.currentTarget.value)} placeholder={placeholder} spellcheck={false} />
+              <input value={form[key]} onInput={(e) => set(key, e.currentTarget.value)} placeholder={placeholder ?? detected[key as keyof Detected] ?? NOT_DETECTED_YET} spellcheck={false} />
             </label>
             <ErrorNote>{fieldError(key)}</ErrorNote>
           </Fragment>
         ))}
+        <p class="hint" data-testid="detected-from">
+          {detection.data
+            ? <>Empty fields use what build #{detection.data.buildId} detected, shown in grey.</>
+            : "Empty fields are detected from the repository at each build."}
+        </p>
         {error && !fieldErrorShown ? <ErrorNote error={error} /> : null}
         <div class="form-actions">
           {saved && <span class="muted" role="status">Saved</span>}
