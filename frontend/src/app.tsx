@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Link, Redirect, Route, Switch, useLocation } from "wouter-preact";
 import { api } from "./api/client";
-import { useConnectionState } from "./api/realtime";
+import { closeBeforeSignOut, useConnectionState } from "./api/realtime";
 import { endSession, getToken, getUser, onSessionChange, rememberReturnPath, updateUser } from "./api/session";
 import type { User } from "./api/types";
 import { BuildPage } from "./pages/BuildPage";
@@ -72,6 +72,7 @@ function Header({ user }: { user: User | null }) {
   }, []);
 
   const signOut = async () => {
+    closeBeforeSignOut();
     try {
       await api("/auth/logout", { method: "POST" });
     } catch {

@@ -63,6 +63,12 @@ function close(): void {
   setState("offline");
 }
 
+/** Signing out here: close the socket first, so that the server closing it (a sign-out closes
+ * the user's sockets on every web process) is not mistaken for a sign-out elsewhere. */
+export function closeBeforeSignOut(): void {
+  close();
+}
+
 /** Follow the session: connect with its token, disconnect when it ends. */
 export function startRealtime(): void {
   let current = getToken();
