@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from handlers.base import APIHandler, Field, authenticated, path_id
+from handlers.base import MAX_ID, APIHandler, Field, authenticated, path_id
 from handlers.models import project_model
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
 
 _SETTINGS = {
     "name": Field(str, max_length=100),
@@ -31,9 +34,15 @@ UPDATE_FIELDS = {
 
 
 class ProjectsHandler(APIHandler):
+    """`GET /api/projects?before=&limit=` (a page, newest first) and `POST` (create)."""
+
     @authenticated
     async def get(self) -> None:
-        projects = await self.application.projects.list(self.current_user["id"])
+        # Paged like a build history: `before` is the last id of the previous page. One answer
+        # with every project grew to 1 MB and 100 ms of the loop per request at 1,000 projects.
+        before = self.int_argument("before", None, 1, MAX_ID)
+        limit = self.int_argument("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        projects = await self.application.projects.list(self.current_user["id"], before, limit)
         self.write_json([project_model(p) for p in projects])
 
     @authenticated

@@ -51,9 +51,14 @@ def _nest(row: dict[str, Any] | None) -> dict[str, Any] | None:
     return project
 
 
-async def list_projects(conn: AsyncConnection, owner_id: int) -> list[dict[str, Any]]:
+async def list_projects(conn: AsyncConnection, owner_id: int, before: int | None,
+                        limit: int) -> list[dict[str, Any]]:
+    """A page of the owner's projects, newest first: keyset on id, served by the
+    projects_owner index (owner_id, id DESC), so any page costs what the first one does."""
     cursor = conn.cursor(row_factory=dict_row)
-    await cursor.execute(_SELECT + " WHERE p.owner_id = %s ORDER BY p.id DESC", (owner_id,))
+    await cursor.execute(
+        _SELECT + " WHERE p.owner_id = %s AND p.id < %s ORDER BY p.id DESC LIMIT %s",
+        (owner_id, before if before is not None else 2**63 - 1, limit))
     return [_nest(row) for row in await cursor.fetchall()]
 
 

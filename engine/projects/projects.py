@@ -94,9 +94,11 @@ class Projects:
         # removed (or a protected project renamed) applies in this process at once.
         self.protection_changed = protection_changed or _nothing_changed
 
-    async def list(self, owner_id: int) -> list[dict[str, Any]]:
+    async def list(self, owner_id: int, before: int | None = None,
+                   limit: int = 50) -> list[dict[str, Any]]:
+        """A page of the owner's projects, newest first: those with an id below `before`."""
         async with self.pool.connection() as conn:
-            return await list_projects(conn, owner_id)
+            return await list_projects(conn, owner_id, before, limit)
 
     async def get(self, owner_id: int, project_id: int) -> dict[str, Any]:
         async with self.pool.connection() as conn:
