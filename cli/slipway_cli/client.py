@@ -19,6 +19,7 @@ import aiohttp
 from slipway_cli import __version__
 
 CHUNK = 256 * 1024
+PROJECTS_PAGE = 200  # the most GET /api/projects gives at once
 # Deploying a large site over a slow uplink takes a while; a silent server does not.
 TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=600)
 
@@ -85,13 +86,23 @@ class Client:
     async def project(self, name_or_id: str) -> dict[str, Any]:
         """A project by its name, as `--project` names it; an id only when no project has
         that name (a project may be called `5`)."""
-        projects = await self.get("/api/projects")
+        projects = await self._all_projects()
         for wanted in ("name", "id"):
             for project in projects:
                 if str(project[wanted]) == name_or_id:
                     return project
         raise ApiError(f"no project named {name_or_id!r} (see the dashboard, or check the "
                        "token's owner)", 404, "not_found")
+
+    async def _all_projects(self) -> list[dict[str, Any]]:
+        """Every page of `GET /api/projects` (newest first, paged by id)."""
+        projects: list[dict[str, Any]] = []
+        while True:
+            before = projects[-1]["id"] if projects else None
+            page = await self.get("/api/projects", limit=PROJECTS_PAGE, before=before)
+            projects.extend(page)
+            if len(page) < PROJECTS_PAGE:
+                return projects
 
 
 async def _chunks(path: Path, progress: Callable[[int], None]) -> AsyncIterator[bytes]:

@@ -85,7 +85,8 @@ def _add_projects(conn: psycopg.Connection, owner_id: int, prefix: str) -> None:
     conn.execute(
         "INSERT INTO builds (project_id, trigger, branch, commit_sha, commit_message, "
         "commit_author, status, exit_code, started_at, finished_at) "
-        "SELECT p.id, 'push', 'main', md5(p.id::text || n) || left(md5(n::text), 8), 'Update the landing page copy', "
+        "SELECT p.id, 'push', 'main', md5(p.id::text || n) || left(md5(n::text), 8), "
+        "'Update the landing page copy', "
         "'Ada Lovelace', 'passed', 0, now() - interval '2 minutes', now() - interval '1 minute' "
         "FROM projects p, generate_series(1, %s) n WHERE p.owner_id = %s ORDER BY n, p.id",
         (BUILDS_PER_PROJECT, owner_id))

@@ -258,3 +258,29 @@ async def test_create_answers_the_project_itself_as_the_readme_says(api, ada, si
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     [row] = [line for line in readme.splitlines() if line.startswith("| POST | `/api/projects` |")]
     assert "201 with the project itself" in row and "{project}" not in row
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_list_pages_newest_first_without_gaps_and_only_the_users_own(api, ada,
+                                                                              app_server, db_url):
+    rows = _rows(db_url, "INSERT INTO projects (owner_id, name, repo_url) SELECT %s, "
+                 "'p-' || n, 'https://example.com/r' FROM generate_series(1, 120) n "
+                 "RETURNING id", ada.user["id"])
+    theirs = _rows(db_url, "INSERT INTO users (github_id, username) VALUES (999, 'eve') "
+                   "RETURNING id")[0][0]
+    _rows(db_url, "INSERT INTO projects (owner_id, name, repo_url) VALUES (%s, 'eves', 'r') "
+          "RETURNING id", theirs)
+    first = (await api.get("/api/projects", headers=ada.headers)).json()
+    assert len(first) == 50  # the default page
+    seen = [p["id"] for p in first]
+    while True:
+        page = (await api.get(f"/api/projects?limit=200&before={seen[-1]}",
+                              headers=ada.headers)).json()
+        seen += [p["id"] for p in page]
+        if len(page) < 200:
+            break
+    assert seen == sorted((r[0] for r in rows), reverse=True)
+    for bad in ("limit=201", "limit=0", "before=abc", "before=0"):
+        answer = await api.get(f"/api/projects?{bad}", headers=ada.headers)
+        assert answer.status == 400, bad
+        assert "error" in answer.json()

@@ -1,4 +1,5 @@
 /** The user's projects: status, production URL and last deploy, kept current by live events. */
+import { useState } from "preact/hooks";
 import { Link } from "wouter-preact";
 import { api } from "../api/client";
 import { useEvents, useReconnect } from "../api/realtime";
@@ -10,10 +11,30 @@ import { projectState } from "../lib/status";
 import { useResource } from "../lib/useResource";
 import { useTitle } from "../lib/useTitle";
 
+/** `GET /api/projects` answers a page, newest first; the next one starts below its last id. */
+const PAGE = 50;
+
 export function ProjectsPage() {
   useTitle("Projects");
-  const projects = useResource((signal) => api<Project[]>("/projects", { signal }), []);
-  useReconnect(() => void projects.reload());
+  const projects = useResource((signal) => api<Project[]>(`/projects?limit=${PAGE}`, { signal }), []);
+  const [older, setOlder] = useState<{ loading: boolean; error: unknown; done: boolean }>({ loading: false, error: null, done: false });
+  useReconnect(() => {
+    setOlder({ loading: false, error: null, done: false }); // the reload is the first page again
+    void projects.reload();
+  });
+  const hasMore = !older.done && (projects.data?.length ?? 0) >= PAGE;
+
+  const loadMore = async () => {
+    const list = projects.data ?? [];
+    setOlder({ loading: true, error: null, done: false });
+    try {
+      const page = await api<Project[]>(`/projects?limit=${PAGE}&before=${list[list.length - 1].id}`);
+      projects.setData((current = []) => [...current, ...page.filter((p) => !current.some((c) => c.id === p.id))]);
+      setOlder({ loading: false, error: null, done: page.length < PAGE });
+    } catch (error) {
+      setOlder({ loading: false, error, done: false });
+    }
+  };
 
   const replaceProject = (project: Project) =>
     projects.setData((list = []) => list.map((p) => (p.id === project.id ? project : p)));
@@ -61,6 +82,14 @@ export function ProjectsPage() {
             <ProjectCard key={project.id} project={project} />
           ))}
         </ul>
+      )}
+      <ErrorNote error={older.error} />
+      {list && hasMore && (
+        <p class="load-more">
+          <button type="button" class="button" onClick={loadMore} disabled={older.loading}>
+            {older.loading ? "Loading…" : "Show older projects"}
+          </button>
+        </p>
       )}
     </div>
   );
