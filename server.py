@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import functools
 import logging
 import os
 import shlex
@@ -60,6 +61,8 @@ from engine.projects.projects import Projects
 from engine.projects.secrets import Secrets
 from engine.sites.nginx_config import nginx_config
 from engine.sites.site_paths import host_url
+from engine.storage.release_mirror import ReleaseMirror
+from engine.storage.stored_releases import release_storage
 from engine.tls.certificate_policy import CertificatePolicy
 from engine.tls.certificates import AcmeSettings, Certificates
 from engine.tls.renewals import keep_renewing
@@ -160,8 +163,10 @@ class Slipway(tornado.web.Application):
                                        self.notifications.notify, loop)
         # The deployer queues rebuilds (a rollback to a pruned release) and the queue's runner
         # deploys: the queue is looked up when needed, so construction order does not matter.
+        self.mirror, self.stored = release_storage(config, db.pool, self.notices)
         self.deployer = Deployer(db.pool, self.events, config,
-                                 enqueue=lambda *a, **k: self.builds.enqueue(*a, **k))
+                                 enqueue=lambda *a, **k: self.builds.enqueue(*a, **k),
+                                 store=self.stored)
         runner = BuildRunner(pool=db.pool, loop=loop, box=self.keys.box, emitter=self.events,
                              config=config, deploy=self.deployer.deploy,
                              cache_secret=self.keys.build_cache,
@@ -178,23 +183,26 @@ class Slipway(tornado.web.Application):
         self.projects = Projects(db.pool, self.keys.box, self.github, config,
                                  enqueue=self.builds.enqueue, clear_cache=runner.clear_cache,
                                  stop_builds=self.builds.stop_project,
-                                 protection_changed=self.protected_sites.refresh)
+                                 protection_changed=self.protected_sites.refresh,
+                                 stored=self.stored)
         self.secrets = Secrets(db.pool, self.keys.box)
         self.api_tokens = ApiTokens(db.pool)
         self.deliveries = GitHubDeliveries(db.pool, self.keys.box, config,
-                                           enqueue=self.builds.enqueue)
+                                           enqueue=self.builds.enqueue,
+                                           remove_preview=self.deployer.remove_preview)
         self.deploy_hooks = DeployHooks(db.pool, config.public_url,
                                         enqueue=self.builds.enqueue)
         preview_cookies = PreviewCookies(self.keys.preview_cookie)
         sites = SiteServer(config.deployments_dir,
-                           lock=SiteLock(self.protected_sites, preview_cookies))
+                           lock=SiteLock(self.protected_sites, preview_cookies),
+                           fetcher=self.mirror)
         self.served_domains = ServedDomains(db.pool, self.origin)
         self.certificates = Certificates(db.pool, self.keys.box, AcmeSettings(
             config.acme_directory, config.acme_email,
             str(config.acme_ca_bundle) if config.acme_ca_bundle else None))
         self.certificate_policy = CertificatePolicy(
             db.pool, config, self.served_domains,
-            published=lambda label: sites.files.site(label) is not None)
+            published=functools.partial(_published, sites, self.mirror))
         self.tls = TLSContexts(self.certificates, self.certificate_policy.allowed,
                                config.data_dir / "tls")
         self.domains = Domains(db.pool, config, TxtLookup(config.dns_resolver),
@@ -267,6 +275,9 @@ class Slipway(tornado.web.Application):
         await self.builds.start(dispatch=builds and self.config.runs_builds)
         loop = asyncio.get_running_loop()
         work = [self.notices.run(), self.notification_worker.run()]
+        if self.mirror is not None:
+            await self.mirror.start()
+            work.append(self.mirror.keep_fresh())
         if self.config.serves_web:
             await loop.run_in_executor(None, self.uploads.remove_leftovers)
             await self.served_domains.refresh()
@@ -284,6 +295,8 @@ class Slipway(tornado.web.Application):
                 task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)
             await self.domains.close()
+            if self.mirror is not None:
+                await self.mirror.close()
             self.uploads.close()
             await self.builds.stop()
             await self.events.idle()  # the last builds' notifications queued, sent next start
@@ -291,6 +304,13 @@ class Slipway(tornado.web.Application):
             await self.sio.shutdown()
         finally:
             await self.db.close()
+
+
+async def _published(sites: SiteServer, mirror: ReleaseMirror | None, label: str) -> bool:
+    """Whether a site label has a release to serve (and so may get a certificate)."""
+    if mirror is not None and mirror.wants(label):
+        await mirror.fetch_host(label)
+    return sites.files.site(label) is not None
 
 
 def plain_http_application(app: Slipway) -> tornado.web.Application:

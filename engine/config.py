@@ -89,6 +89,9 @@ class Config:
     dns_resolver: tuple[str, int] | None = None  # None: the system's resolvers
     roles: frozenset[str] = frozenset({"web", "worker"})
     redis_url: str | None = field(default=None, repr=False)  # may hold a password
+    storage: str = "file"  # "file" (the deployments directory) or "s3://bucket/prefix"
+    s3_endpoint: str | None = None  # None: AWS's own endpoints
+    release_cache: int = 1024**3  # bytes of fetched releases a web process keeps (S3)
 
     @property
     def plain_http_port(self) -> int:
@@ -112,6 +115,10 @@ class Config:
     def node_image_for(self, major: int) -> str:
         """The base image of a build on Node `major`."""
         return self.node_image.replace("{major}", str(major))
+
+    @property
+    def uses_s3(self) -> bool:
+        return self.storage != "file"
 
     @property
     def serves_web(self) -> bool:
@@ -347,6 +354,21 @@ def _redis_url(raw: str) -> str:
     return value
 
 
+def _storage(raw: str) -> str:
+    value = raw.strip()
+    if value == "file":
+        return value
+    parts = urlsplit(value)
+    bucket = parts.netloc
+    if (parts.scheme != "s3" or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket)
+            or parts.query or parts.fragment or ".." in parts.path
+            or not re.fullmatch(r"[A-Za-z0-9._/-]*", parts.path)):
+        raise ValueError("must be file or s3://bucket/prefix (a bucket name, then an "
+                         "optional prefix of letters, digits, ., _, - and /)")
+    prefix = "/".join(part for part in parts.path.split("/") if part)
+    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+
+
 def _text(raw: str) -> str:
     value = raw.strip()
     if not value or any(ch in value for ch in "\r\n\0"):
@@ -448,6 +470,13 @@ SETTINGS: tuple[Setting, ...] = (
             "what this process does: web (API, dashboard, sites), worker (builds) [web,worker]"),
     Setting("redis_url", "SLIPWAY_REDIS_URL", "--redis-url", _redis_url,
             "Redis URL carrying live events between processes [none: one process]"),
+    Setting("storage", "SLIPWAY_STORAGE", "--storage", _storage,
+            "where releases are kept: file (the deployments directory) or s3://bucket/prefix "
+            "[file]"),
+    Setting("s3_endpoint", "SLIPWAY_S3_ENDPOINT", "--s3-endpoint", _http_url(True),
+            "an S3-compatible store's URL (MinIO, R2, ...) [AWS]"),
+    Setting("release_cache", "SLIPWAY_RELEASE_CACHE", "--release-cache", _memory,
+            "releases fetched from S3 a web process keeps on disk [1g]"),
 )
 
 

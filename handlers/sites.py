@@ -19,11 +19,12 @@ override these (see engine.sites.site_rules for what it may not set).
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import tornado.httputil
 import tornado.ioloop
@@ -61,6 +62,13 @@ _HTML = "text/html; charset=utf-8"
 Headers = tuple[tuple[str, str], ...]
 
 
+class ReleaseFetcher(Protocol):
+    """Fetches releases this process does not have yet (engine.storage.release_mirror)."""
+
+    def wants(self, label: str) -> bool: ...
+    async def fetch_host(self, label: str) -> None: ...
+
+
 class SiteHostMatcher(tornado.routing.Matcher):
     """Matches requests whose Host is a site under `domain` or a verified custom domain;
     passes the site label along (and, for a domain that redirects, where to)."""
@@ -88,10 +96,13 @@ class SiteServer(tornado.routing.Router):
     Each request gets a small `HTTPMessageDelegate` that answers once the request is read."""
 
     def __init__(self, deployments_dir: Path, *, cache_bytes: int = 64 * 1024 * 1024,
-                 max_file_bytes: int = 1024 * 1024, lock: SiteLock | None = None) -> None:
+                 max_file_bytes: int = 1024 * 1024, lock: SiteLock | None = None,
+                 fetcher: ReleaseFetcher | None = None) -> None:
         self.files = SiteFiles(deployments_dir, cache_bytes=cache_bytes,
                                max_file_bytes=max_file_bytes)
         self.lock = lock  # protected previews: asked before anything of the site is read
+        # S3 storage: an immutable host's release this process has not fetched yet.
+        self.fetcher = fetcher
         self._prepared: dict[tuple[str, str, str | None, bool], _Prepared] = {}
 
     def find_handler(self, request: tornado.httputil.HTTPServerRequest,
@@ -181,6 +192,12 @@ class _SiteExchange(tornado.httputil.HTTPMessageDelegate):
         """Sites take no request bodies: whatever is sent is read and dropped."""
 
     def finish(self) -> None:
+        fetcher = self.server.fetcher
+        if fetcher is not None and self.redirect is None and fetcher.wants(self.label):
+            fetched = asyncio.ensure_future(fetcher.fetch_host(self.label))
+            fetched.add_done_callback(
+                lambda _: self.server.respond(self.request, self.label, self.redirect))
+            return
         self.server.respond(self.request, self.label, self.redirect)
 
 

@@ -27,6 +27,10 @@ BUILD_STOP = "slipway_build_stop"
 # sockets it opened.
 SOCKETS_REVOKED = "slipway_sockets_revoked"
 
+# A project's release pointers changed (payload: {project, pruned}): web processes serving
+# releases from S3 bring their local copy in step (engine.storage.release_mirror).
+RELEASES_CHANGED = "slipway_releases_changed"
+
 RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 NoticeHandler = Callable[[str], None]

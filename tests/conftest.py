@@ -27,6 +27,8 @@ from tests.support.fake_github import FakeGitHub
 from tests.support.http import ApiClient
 from tests.support.postgres import TestPostgres
 from tests.support.proxies import DatabaseProxy
+from tests.support.s3_server import CREDENTIALS, S3Server
+from tests.support.s3_server import running as s3_running
 
 # The browser fixtures (`slipway_factory`, `chromium`, `new_page`, ...) live in one module so
 # that both the browser tests and the benchmarks can use them.
@@ -149,6 +151,23 @@ def api(app_server: RunningApp) -> Iterator[ApiClient]:
     client = ApiClient(app_server.url)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One S3 endpoint for the session (moto's server, a process of its own); the throwaway
+    keys it takes are put in this process's environment for boto3, as a user's would be."""
+    with s3_running() as server:
+        for name, value in CREDENTIALS.items():
+            os.environ.setdefault(name, value)
+        yield server
+
+
+@pytest.fixture
+def s3_config(config: Config, s3_server: S3Server) -> Config:
+    """`config` with releases in a fresh bucket of the session's S3 server."""
+    return replace(config, storage=f"s3://{s3_server.bucket()}/releases",
+                   s3_endpoint=s3_server.url)
 
 
 @pytest.fixture(scope="session")

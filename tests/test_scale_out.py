@@ -27,6 +27,7 @@ setTimeout(() => {
   console.log('built');
 }, 1500);
 """
+SETTLE_SECONDS = 5.0
 SLOW_SCRIPT = "console.log('started'); setTimeout(() => {}, 600000);"
 
 
@@ -37,11 +38,13 @@ def _site(page: str, script: str = BUILD_SCRIPT) -> dict[str, str]:
 
 
 @pytest.fixture
-def cluster(tmp_path, postgres, node_image, docker_client):
+def cluster(tmp_path, postgres, node_image, docker_client, s3_server):
+    """Releases in S3: no two processes share a directory."""
     if not redis_answers():
         pytest.skip("no Redis server answers on 127.0.0.1:6379")
     url = postgres.new_database()
-    cluster = Cluster(tmp_path, url, {"SLIPWAY_NODE_IMAGE": node_image})
+    storage = {"SLIPWAY_STORAGE": f"s3://{s3_server.bucket()}/releases", **s3_server.env}
+    cluster = Cluster(tmp_path, url, {"SLIPWAY_NODE_IMAGE": node_image}, storage)
     yield cluster
     cluster.stop()
     for instance in cluster.instances():  # a killed worker's build container outlives it
@@ -118,6 +121,17 @@ async def _page(port: int, host: str) -> tuple[int, str]:
     return answer.status, answer.body.decode(errors="replace")
 
 
+async def _serves(port: int, host: str, expected: tuple[int, str]) -> float:
+    """Seconds until the web process on `port` answers `expected` for `host`: a deploy reaches
+    the other web processes through a notice and, the first time, a fetch from the store
+    (milliseconds); SETTLE_SECONDS only bounds a failure."""
+    started = time.monotonic()
+    while (found := await _page(port, host)) != expected:
+        assert time.monotonic() - started < SETTLE_SECONDS, f"{host} on {port}: {found}"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
 @pytest.mark.gen_test(timeout=300)
 async def test_builds_spread_over_two_workers_and_reach_browsers_and_sites_of_both_webs(
         cluster, tmp_path):
@@ -154,20 +168,27 @@ async def test_builds_spread_over_two_workers_and_reach_browsers_and_sites_of_bo
 
         # Both web processes serve every site; a rollback through A is served by B at once.
         for port in (cluster.processes["web-a"].port, cluster.processes["web-b"].port):
-            assert await _page(port, "site-0.localhost") == (200, "<h1>site 0 v1</h1>")
+            for i in range(4):
+                await _serves(port, f"site-{i}.localhost", (200, f"<h1>site {i} v1</h1>"))
         commit_files(repos[0], {"page.html": "<h1>site 0 v2</h1>"})
         second = (await api_a.post(f"/api/projects/{projects[0]['id']}/builds",
                                    headers=headers)).json()["build"]
         assert (await _finished(api_a, headers, second["id"]))["status"] == "passed"
         port_b = cluster.processes["web-b"].port
-        assert await _page(port_b, "site-0.localhost") == (200, "<h1>site 0 v2</h1>")
+        await _serves(port_b, "site-0.localhost", (200, "<h1>site 0 v2</h1>"))
         history = (await api_a.get(f"/api/projects/{projects[0]['id']}/deployments",
                                    headers=headers)).json()
         first_deployment = next(d for d in history if d["build_id"] == builds[0]["id"])
         rolled = await api_a.post(f"/api/deployments/{first_deployment['id']}/rollback",
                                   headers=headers)
         assert rolled.status == 200, rolled.body
-        assert await _page(port_b, "site-0.localhost") == (200, "<h1>site 0 v1</h1>")
+        waited = await _serves(port_b, "site-0.localhost", (200, "<h1>site 0 v1</h1>"))
+        print(f"the rollback through A was served by B after {waited * 1000:.0f} ms")
+        # Nothing was shared but the bucket: B never had a directory of A's or a worker's.
+        assert not (tmp_path / "deployments").exists()
+        assert (tmp_path / "web-b/sites/site-0/releases").is_dir()
+        assert await _page(port_b, f"{second['id']}--site-0.localhost") == (
+            200, "<h1>site 0 v2</h1>")
 
         # Signing out through A closes the session's sockets on B too.
         assert (await api_a.post("/api/auth/logout", headers=headers)).status == 204
@@ -287,7 +308,7 @@ async def test_builds_go_on_while_redis_is_down_and_live_events_come_back_with_i
         project = await _create(api, headers, "site", repo)
         during = await _finished(api, headers, project["latest_build"]["id"])
         assert during["status"] == "passed"  # builds need PostgreSQL, not Redis
-        assert await _page(web.port, "site.localhost") == (200, "<h1>v1</h1>")
+        await _serves(web.port, "site.localhost", (200, "<h1>v1</h1>"))
 
         redis.start()
         deadline = time.monotonic() + 90

@@ -88,7 +88,8 @@ def remove_leftovers(deployments_dir: Path, running: frozenset[int] = frozenset(
     removed = 0
     if not deployments_dir.is_dir():
         return removed
-    for pattern in (f"*/{RELEASES}/.staging-*", f"*/.{CURRENT}-*", f"*/{PREVIEWS}/.*",
+    for pattern in (f"*/{RELEASES}/.staging-*", f"*/{RELEASES}/.fetch-*", f"*/.{CURRENT}-*",
+                    f"*/{PREVIEWS}/.*",
                     f"{DELETED_PREFIX}*"):
         for path in deployments_dir.glob(pattern):
             if _staging_build(path.name) in running:

@@ -34,7 +34,6 @@ from psycopg_pool import AsyncConnectionPool
 from engine.config import Config
 from engine.crypto import DecryptionError, SecretBox
 from engine.deploys.previews import branch_slug
-from engine.deploys.releases import remove_preview
 from engine.errors import Invalid, NotFound
 from sql.deliveries import (
     MAX_EVENT_LENGTH,
@@ -95,8 +94,10 @@ class Answer:
 
 class GitHubDeliveries:
     def __init__(self, pool: AsyncConnectionPool, box: SecretBox, config: Config,
-                 enqueue: Callable[..., Awaitable[dict[str, Any]]]) -> None:
+                 enqueue: Callable[..., Awaitable[dict[str, Any]]],
+                 remove_preview: Callable[[int, str, str], Awaitable[bool]]) -> None:
         self.pool, self.box, self.config, self.enqueue = pool, box, config, enqueue
+        self.remove_preview = remove_preview  # (project id, name, slug): the deployer's
         self.rejections = RejectionLimiter()
         # GitHub retries a delivery it thinks failed, sometimes while the first is still being
         # handled: one delivery id of one project is decided one at a time, so the second
@@ -218,8 +219,7 @@ class GitHubDeliveries:
             if branch == project["branch"]:
                 return "ignored: the tracked branch was deleted", None
             slug = branch_slug(branch, project["name"])
-            removed = await asyncio.get_running_loop().run_in_executor(
-                None, remove_preview, self.config.deployments_dir, project["name"], slug)
+            removed = await self.remove_preview(project["id"], project["name"], slug)
             return ("preview removed: " if removed else "ignored: deleted ") + branch, None
         if not facts["commits"]:
             return "ignored: no commits", None

@@ -53,6 +53,7 @@ from engine.sites.site_paths import (
     site_url,
     take_site_down,
 )
+from engine.storage.stored_releases import StoredReleases
 from sql.preview_passwords import set_preview_password
 from sql.projects import (
     delete_project,
@@ -82,7 +83,8 @@ class Projects:
                  config: Config, enqueue: Callable[..., Awaitable[dict[str, Any]]],
                  clear_cache: Callable[[int], None] = lambda project_id: None,
                  stop_builds: Callable[[int], Awaitable[None]] | None = None,
-                 protection_changed: Callable[[], Awaitable[None]] | None = None) -> None:
+                 protection_changed: Callable[[], Awaitable[None]] | None = None,
+                 stored: StoredReleases | None = None) -> None:
         self.pool = pool
         self.box = box
         self.github = github
@@ -93,6 +95,7 @@ class Projects:
         # Reloads the protected previews the site server reads, so a password set, changed or
         # removed (or a protected project renamed) applies in this process at once.
         self.protection_changed = protection_changed or _nothing_changed
+        self.stored = stored  # S3 storage: renames and deletions reach every web process
 
     async def list(self, owner_id: int, before: int | None = None,
                    limit: int = 50) -> list[dict[str, Any]]:
@@ -169,6 +172,8 @@ class Projects:
                 url = site_url(self.config.public_url, self.config.domain, changes["name"])
                 async with self.pool.connection() as conn:
                     await set_production_url(conn, project_id, url)
+            if self.stored is not None:
+                await self.stored.renamed(project_id)
         if repo_changed and changes.get("github_repo"):
             await self._register_webhook(owner, project_id, changes["github_repo"])
         return await self.get(owner["id"], project_id)
@@ -205,6 +210,8 @@ class Projects:
             await self._delete_hook_on_github(owner, project)
         await loop.run_in_executor(None, remove_site_files, aside)
         await loop.run_in_executor(None, self.clear_cache, project_id)
+        if self.stored is not None:
+            await self.stored.deleted(project_id)
 
     def _settings(self, body: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
         """The validated, normalised settings present in `body`."""

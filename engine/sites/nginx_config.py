@@ -43,8 +43,13 @@ def nginx_config(config: Config, listen: int | str = 80) -> str:
     """The server blocks (and two maps) to include in nginx's `http {}` block.
 
     `listen` is what every generated `listen` directive says: a port, or `address:port`.
-    Raises ConfigError when a setting cannot be written into nginx's syntax.
+    Raises ConfigError when a setting cannot be written into nginx's syntax, or when releases
+    live in S3 (nginx reads files; each web process's cache holds only what it fetched).
     """
+    if config.uses_s3:
+        raise ConfigError(f"SLIPWAY_STORAGE (--storage) is {config.storage}: nginx can only "
+                          "serve releases from the deployments directory (file storage); with "
+                          "S3, put nginx in front of Slipway's web processes as a proxy")
     domain = _domain(config)
     deployments = _deployments_dir(config)
     listen_line = f"listen {_listen(listen)};"

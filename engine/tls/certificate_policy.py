@@ -12,7 +12,7 @@ database). Asked before every handshake whose name has no certificate in memory 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -27,11 +27,12 @@ KNOWN_PROJECT_SECONDS = 60.0  # how long a project found by name is believed to 
 
 class CertificatePolicy:
     def __init__(self, pool: AsyncConnectionPool, config: Config, served: ServedDomains,
-                 published: Callable[[str], bool]) -> None:
+                 published: Callable[[str], Awaitable[bool]]) -> None:
         self.pool = pool
         self.config = config
         self.served = served
-        self.published = published  # whether a site label has a release on disk
+        # Whether a site label has a release (on disk; with S3, fetched on asking).
+        self.published = published
         self._suffix = "." + config.domain
         self._projects: dict[str, float] = {}
 
@@ -44,7 +45,7 @@ class CertificatePolicy:
         if address is None:
             return False
         if address.kind != LIVE:
-            return self.published(label)
+            return await self.published(label)
         return await self._project_exists(address.project)
 
     async def _project_exists(self, project: str) -> bool:

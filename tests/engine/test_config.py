@@ -247,3 +247,25 @@ def test_the_runner_id_is_kept_in_the_data_directory_and_differs_between_them(di
     other = parse_config(["--data-dir", str(tmp_path / "other"),
                           "--deployments-dir", str(tmp_path / "d2")], environ={})
     assert other.runner_id != first.runner_id
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("file", "file"),
+    ("s3://releases", "s3://releases"),
+    ("s3://my-bucket/slipway/", "s3://my-bucket/slipway"),
+    ("s3://my.bucket//a//b", "s3://my.bucket/a/b"),
+])
+def test_release_storage_is_file_or_an_s3_bucket_and_prefix(dirs, raw, expected):
+    config = parse_config(dirs, environ={"SLIPWAY_STORAGE": raw,
+                                         "SLIPWAY_S3_ENDPOINT": "http://minio.internal:9000",
+                                         "SLIPWAY_RELEASE_CACHE": "5g"})
+    assert (config.storage, config.uses_s3) == (expected, raw != "file")
+    assert (config.s3_endpoint, config.release_cache) == ("http://minio.internal:9000",
+                                                          5 * 1024**3)
+
+
+@pytest.mark.parametrize("raw", ["s3://", "s3://UPPER", "gs://bucket", "s3://b/../up",
+                                 "s3://bucket/a?x=1", "/mnt/releases", "s3://bucket/sp ace"])
+def test_a_storage_that_is_not_file_or_s3_is_refused_in_one_line(dirs, raw):
+    with pytest.raises(ConfigError, match=r"^SLIPWAY_STORAGE \(--storage\) must be file or s3"):
+        parse_config(dirs, environ={"SLIPWAY_STORAGE": raw})

@@ -1,8 +1,10 @@
 """Several `server.py` processes sharing one PostgreSQL and one Redis, as on several machines.
 
 Each process has a data directory of its own (so its own runner id, uploads and caches); they
-share the database, the Redis channel, the secret key and (with file storage) the deployments
-directory. Web processes answer HTTP; worker processes (SLIPWAY_ROLES=worker) only build.
+share the database, the Redis channel, the secret key and the release storage: an S3 bucket
+(then each process also has its own deployments directory, its cache) or, with file storage,
+one deployments directory. Web processes answer HTTP; worker processes (SLIPWAY_ROLES=worker)
+only build.
 """
 
 from __future__ import annotations
@@ -33,15 +35,20 @@ def redis_answers(host: str = REDIS_HOST, port: int = REDIS_PORT) -> bool:
 
 
 class Cluster:
-    def __init__(self, root: Path, database_url: str, env: dict[str, str]) -> None:
+    def __init__(self, root: Path, database_url: str, env: dict[str, str],
+                 storage: dict[str, str] | None = None) -> None:
+        """`storage`: the S3 settings (SLIPWAY_STORAGE, endpoint, keys); None: file storage
+        in one shared deployments directory."""
         self.root = root
         self.processes: dict[str, ServerProcess] = {}
+        self.shared_sites = storage is None
         self.env = {
             "DATABASE_URL": database_url,
             "SLIPWAY_REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
             "SLIPWAY_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
             "SLIPWAY_DEPLOYMENTS_DIR": str(root / "deployments"),
             "SLIPWAY_BUILD_NETWORK": "none",
+            **(storage or {}),
             **env,
         }
 
@@ -93,7 +100,8 @@ class Cluster:
     def _start(self, name: str, roles: str, env: dict[str, str]) -> ServerProcess:
         home = self.root / name
         home.mkdir(parents=True)
+        own = {} if self.shared_sites else {"SLIPWAY_DEPLOYMENTS_DIR": str(home / "sites")}
         process = ServerProcess(home, "--data-dir", str(home / "data"),
-                                env={**self.env, "SLIPWAY_ROLES": roles, **env})
+                                env={**self.env, **own, "SLIPWAY_ROLES": roles, **env})
         self.processes[name] = process
         return process

@@ -60,6 +60,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports: each is held until all are picked, as the kernel may
+    otherwise hand the same just-closed port out twice."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 @dataclass
 class Pebble:
     directory_url: str
@@ -73,14 +88,13 @@ class Pebble:
     def start(cls, workdir: Path, *, http_port: int, tls_port: int | None = None) -> Pebble:
         workdir.mkdir(parents=True, exist_ok=True)
         ca, cert, key = _directory_certificates(workdir)
-        dns_port, dns_management = free_port(), free_port()
-        listen, management = free_port(), free_port()
+        dns_port, dns_management, listen, management, spare_tls = free_ports(5)
         config = workdir / "pebble-config.json"
         config.write_text(json.dumps({"pebble": {
             "listenAddress": f"127.0.0.1:{listen}",
             "managementListenAddress": f"127.0.0.1:{management}",
             "certificate": str(cert), "privateKey": str(key),
-            "httpPort": http_port, "tlsPort": tls_port or free_port(),
+            "httpPort": http_port, "tlsPort": tls_port or spare_tls,
             "ocspResponderURL": "", "externalAccountBindingRequired": False,
         }}))
         log = (workdir / "pebble.log").open("ab")

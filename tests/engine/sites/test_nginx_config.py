@@ -155,6 +155,11 @@ def test_a_deployments_dir_nginx_cannot_express_is_refused_naming_the_setting(pa
         nginx_config(_config(deployments_dir=Path(path)))
 
 
+def test_releases_in_s3_are_refused_as_nginx_reads_only_files():
+    with pytest.raises(ConfigError, match=r"^SLIPWAY_STORAGE \(--storage\) is s3://b/p: nginx"):
+        nginx_config(_config(storage="s3://b/p"))
+
+
 def test_an_ephemeral_port_cannot_be_proxied_to():
     with pytest.raises(ConfigError, match=r"^SLIPWAY_PORT \(--port\)"):
         nginx_config(_config(port=0))

@@ -1,0 +1,163 @@
+"""Releases in an S3-compatible store (boto3), one immutable prefix per published build:
+
+    <prefix>/<project id>/<build id>/files/<path>     the release's files, uploaded first
+    <prefix>/<project id>/<build id>/manifest.json    its entries, uploaded last
+
+Keys hold project ids, not names, so renaming a project moves nothing. A release exists once
+its manifest does; deleting one removes the manifest first, so it stops existing before its
+files go. Everything here blocks (network calls): call it from an executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from engine.storage.manifest import BadManifest, Entry, decode, encode, read_release
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+FILES = "files"
+TRANSFER_THREADS = 8
+_MISSING = ("404", "NoSuchKey", "NotFound")
+
+StoreError = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+class S3Releases:
+    """Upload, fetch, list and delete releases under `s3://bucket/prefix`."""
+
+    def __init__(self, storage_url: str, endpoint: str | None = None) -> None:
+        parts = urlsplit(storage_url)
+        self.bucket = parts.netloc
+        self.prefix = parts.path.strip("/")
+        self.client = boto3.client(
+            "s3", endpoint_url=endpoint,
+            config=botocore.config.Config(retries={"max_attempts": 5, "mode": "standard"},
+                                          connect_timeout=5, read_timeout=60,
+                                          max_pool_connections=TRANSFER_THREADS * 2))
+
+    def _key(self, *parts: object) -> str:
+        return "/".join(str(part) for part in (self.prefix, *parts) if part != "")
+
+    # Writing
+
+    def upload(self, project_id: int, build_id: int, release: Path) -> int:
+        """Upload a release directory, its manifest last; returns the bytes uploaded."""
+        entries = read_release(release)
+        files = [entry for entry in entries if entry.kind == "file"]
+        base = self._key(project_id, build_id, FILES)
+
+        def put(entry: Entry) -> None:
+            self.client.upload_file(str(release / entry.path), self.bucket,
+                                    f"{base}/{entry.path}")
+
+        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+            list(pool.map(put, files))
+        self.client.put_object(Bucket=self.bucket, Key=self._key(project_id, build_id, MANIFEST),
+                               Body=encode(entries), ContentType="application/json")
+        return sum(entry.size for entry in files)
+
+    def delete(self, project_id: int, build_id: int) -> None:
+        """Delete a release: the manifest first (it stops being a release), then its files."""
+        self.client.delete_object(Bucket=self.bucket,
+                                  Key=self._key(project_id, build_id, MANIFEST))
+        self._delete_prefix(self._key(project_id, build_id) + "/")
+
+    def delete_project(self, project_id: int) -> None:
+        """Delete every release of a deleted project."""
+        for build_id in self.build_ids(project_id):
+            self.client.delete_object(Bucket=self.bucket,
+                                      Key=self._key(project_id, build_id, MANIFEST))
+        self._delete_prefix(self._key(project_id) + "/")
+
+    def _delete_prefix(self, prefix: str) -> None:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix)
+        for page in pages:
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:  # at most 1,000 a page, as delete_objects takes
+                self.client.delete_objects(Bucket=self.bucket,
+                                           Delete={"Objects": keys, "Quiet": True})
+
+    # Reading
+
+    def exists(self, project_id: int, build_id: int) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket,
+                                    Key=self._key(project_id, build_id, MANIFEST))
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return False
+            raise
+        return True
+
+    def build_ids(self, project_id: int) -> list[int]:
+        """The builds of the project with something stored, complete or not."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(project_id) + "/", Delimiter="/")
+        ids = []
+        for page in pages:
+            for common in page.get("CommonPrefixes", []):
+                name = common["Prefix"].rstrip("/").rsplit("/", 1)[-1]
+                if name.isdigit():
+                    ids.append(int(name))
+        return ids
+
+    def fetch(self, project_id: int, build_id: int, target: Path) -> int | None:
+        """Download a release into the new directory `target`, which appears whole or not at
+        all (assembled beside it, then renamed). Returns its size in bytes, or None when the
+        store has no such release. Raises BadManifest for a release that cannot be trusted."""
+        try:
+            manifest = self.client.get_object(
+                Bucket=self.bucket, Key=self._key(project_id, build_id, MANIFEST))["Body"].read()
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        entries = decode(manifest)
+        staging = target.with_name(f".fetch-{target.name}-{secrets.token_hex(4)}")
+        staging.mkdir(parents=True)
+        try:
+            size = self._unpack(project_id, build_id, entries, staging)
+            staging.rename(target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return size
+
+    def _unpack(self, project_id: int, build_id: int, entries: list[Entry],
+                staging: Path) -> int:
+        base = self._key(project_id, build_id, FILES)
+        for entry in entries:
+            if entry.kind == "dir":
+                (staging / entry.path).mkdir()
+            elif entry.kind == "link":
+                os.symlink(entry.target, staging / entry.path)
+        files = [entry for entry in entries if entry.kind == "file"]
+
+        def get(entry: Entry) -> None:
+            path = staging / entry.path
+            self.client.download_file(self.bucket, f"{base}/{entry.path}", str(path))
+            if path.is_symlink() or path.stat().st_size != entry.size:
+                raise BadManifest(f"{entry.path!r} is not the size its manifest says")
+
+        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+            list(pool.map(get, files))
+        root = os.path.realpath(staging)
+        for entry in entries:
+            if entry.kind == "link":
+                real = os.path.realpath(staging / entry.path)
+                if real != root and not real.startswith(root + os.sep):
+                    raise BadManifest(f"the link {entry.path!r} leads out of the release")
+        return sum(entry.size for entry in files)

@@ -1,0 +1,108 @@
+"""What the deployer does with releases when they live in S3 (engine.deploys.deployer calls
+it through its `ReleaseStore` protocol; with file storage there is none and the deployments
+directory is the store).
+
+A release is published on local disk first, exactly as with file storage (the same checks,
+hard links and pre-compression), then uploaded once, manifest last. After a pointer changes,
+this process's own cache is brought in step at once (a web process) or the local copy is
+deleted (a worker, which never serves it); other web processes follow the notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from engine.config import Config
+from engine.deploys.releases import precompress, release_dir
+from engine.storage.release_mirror import ReleaseMirror
+from engine.storage.s3_releases import S3Releases, StoreError
+from sql.notices import NoticeListener
+from sql.releases import announce_change, builds_in_use
+
+log = logging.getLogger(__name__)
+
+
+class StoredReleases:
+    def __init__(self, pool: AsyncConnectionPool, s3: S3Releases, deployments_dir: Path,
+                 mirror: ReleaseMirror | None) -> None:
+        self.pool, self.s3, self.local, self.mirror = pool, s3, deployments_dir, mirror
+
+    async def upload(self, project_id: int, build_id: int, release: Path) -> None:
+        """Compress, then upload a release published on local disk (before it goes live:
+        what is stored never changes afterwards)."""
+        started = time.monotonic()
+        await _run(precompress, release)
+        size = await _run(self.s3.upload, project_id, build_id, release)
+        log.info("release %s uploaded (%s bytes) in %.2f s", build_id, size,
+                 time.monotonic() - started)
+
+    async def exists(self, project_id: int, build_id: int) -> bool:
+        return await _run(self.s3.exists, project_id, build_id)
+
+    async def discard(self, project_id: int, name: str, build_id: int) -> None:
+        """A release that never went live (its project was deleted, the database went away)."""
+        await _run(shutil.rmtree, release_dir(self.local, name, build_id), True)
+        await _run(self.s3.delete, project_id, build_id)
+
+    async def changed(self, project_id: int, name: str, build_id: int | None = None) -> None:
+        """After a pointer changed: this process serves it from its next request."""
+        if self.mirror is not None:
+            await self.mirror.refresh(project_id)
+        elif build_id is not None:
+            await _run(shutil.rmtree, release_dir(self.local, name, build_id), True)
+
+    async def prune(self, project_id: int, keep: int, publishing: set[int]) -> list[int]:
+        """Delete the stored releases beyond the newest `keep`, never one that is live,
+        previewed, still building anywhere, or being published here."""
+        async with self.pool.connection() as conn:
+            spared = await builds_in_use(conn, project_id) | publishing
+        stored = sorted(await _run(self.s3.build_ids, project_id), reverse=True)
+        doomed = [build_id for build_id in stored[keep:] if build_id not in spared]
+        for build_id in doomed:
+            await _run(self.s3.delete, project_id, build_id)
+        if doomed:
+            async with self.pool.connection() as conn:
+                await announce_change(conn, project_id, doomed)
+        return doomed
+
+    async def renamed(self, project_id: int) -> None:
+        """Web processes move the project's cached releases to its new name."""
+        async with self.pool.connection() as conn:
+            await announce_change(conn, project_id)
+        if self.mirror is not None:
+            await self.mirror.refresh(project_id)
+
+    async def deleted(self, project_id: int) -> None:
+        """A deleted project's releases (its rows are gone already)."""
+        async with self.pool.connection() as conn:
+            await announce_change(conn, project_id)
+        try:
+            await _run(self.s3.delete_project, project_id)
+        except StoreError as exc:  # the project is gone: what is left is only bytes
+            log.error("project %s was deleted but its releases were left in storage: %s",
+                      project_id, exc)
+
+
+async def _run(work: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, work, *args)
+
+
+def release_storage(config: Config, pool: AsyncConnectionPool, notices: NoticeListener
+                    ) -> tuple[ReleaseMirror | None, StoredReleases | None]:
+    """(the web process's mirror, the deployer's store) for S3 storage; (None, None) with file
+    storage, where the deployments directory is both."""
+    if not config.uses_s3:
+        return None, None
+    s3 = S3Releases(config.storage, config.s3_endpoint)
+    mirror = None
+    if config.serves_web:
+        mirror = ReleaseMirror(pool, s3, config.deployments_dir, config.release_cache, notices)
+    return mirror, StoredReleases(pool, s3, config.deployments_dir, mirror)
