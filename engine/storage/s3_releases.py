@@ -41,6 +41,7 @@ class S3Releases:
         parts = urlsplit(storage_url)
         self.bucket = parts.netloc
         self.prefix = parts.path.strip("/")
+        self.where = storage_url  # for messages: no credentials in it
         self.client = boto3.client(
             "s3", endpoint_url=endpoint,
             config=botocore.config.Config(retries={"max_attempts": 5, "mode": "standard"},

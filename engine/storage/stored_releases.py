@@ -11,6 +11,7 @@ deleted (a worker, which never serves it); other web processes follow the notice
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import time
@@ -22,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from engine.config import Config
 from engine.deploys.releases import precompress, release_dir
+from engine.errors import Unavailable
 from engine.storage.release_mirror import ReleaseMirror
 from engine.storage.s3_releases import S3Releases, StoreError
 from sql.notices import NoticeListener
@@ -37,20 +39,36 @@ class StoredReleases:
 
     async def upload(self, project_id: int, build_id: int, release: Path) -> None:
         """Compress, then upload a release published on local disk (before it goes live:
-        what is stored never changes afterwards)."""
+        what is stored never changes afterwards). Raises OSError when the store fails, as a
+        full disk would with file storage: the build fails, the live release stays."""
         started = time.monotonic()
         await _run(precompress, release)
-        size = await _run(self.s3.upload, project_id, build_id, release)
+        try:
+            size = await _run(self.s3.upload, project_id, build_id, release)
+        except StoreError as exc:
+            log.error("release %s could not be uploaded: %s", build_id, exc)
+            with contextlib.suppress(*StoreError):  # what did arrive is no release (no manifest)
+                await _run(self.s3.delete, project_id, build_id)
+            raise OSError(f"the release could not be uploaded to {self.s3.where}: "
+                          f"{_reason(exc)}") from None
         log.info("release %s uploaded (%s bytes) in %.2f s", build_id, size,
                  time.monotonic() - started)
 
     async def exists(self, project_id: int, build_id: int) -> bool:
-        return await _run(self.s3.exists, project_id, build_id)
+        """Whether the release is stored; raises Unavailable (503) when the store fails."""
+        try:
+            return await _run(self.s3.exists, project_id, build_id)
+        except StoreError as exc:
+            raise Unavailable(f"the release storage ({self.s3.where}) did not answer: "
+                              f"{_reason(exc)}; nothing was changed") from None
 
     async def discard(self, project_id: int, name: str, build_id: int) -> None:
         """A release that never went live (its project was deleted, the database went away)."""
         await _run(shutil.rmtree, release_dir(self.local, name, build_id), True)
-        await _run(self.s3.delete, project_id, build_id)
+        try:
+            await _run(self.s3.delete, project_id, build_id)
+        except StoreError as exc:  # never live, so never served: only bytes are left
+            log.error("release %s was not live and could not be deleted: %s", build_id, exc)
 
     async def changed(self, project_id: int, name: str, build_id: int | None = None) -> None:
         """After a pointer changed: this process serves it from its next request."""
@@ -89,6 +107,12 @@ class StoredReleases:
         except StoreError as exc:  # the project is gone: what is left is only bytes
             log.error("project %s was deleted but its releases were left in storage: %s",
                       project_id, exc)
+
+
+def _reason(exc: BaseException) -> str:
+    """A store error in one line, for a build log or an API answer (never a credential:
+    botocore's messages name the endpoint, bucket and key at most)."""
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 
 async def _run(work: Callable[..., Any], *args: Any) -> Any:

@@ -16,6 +16,7 @@ from tests.support.accounts import sign_in_local_admin
 from tests.support.app import close_app, open_app
 from tests.support.archives import site_archive
 from tests.support.http import ApiClient
+from tests.support.s3_server import S3Server
 
 GZIP = {"Content-Type": "application/gzip"}
 SETTLE_SECONDS = 5.0  # a notice crosses processes in milliseconds; this only bounds a failure
@@ -174,3 +175,35 @@ async def test_the_cache_keeps_within_its_budget_and_pruning_reaches_the_store(
     # An older kept release is fetched again when asked for, then evicted again later.
     assert await small.page(f"{builds[2]}--site.localhost") == (200, b"v2" * 100)
     assert (await small.page(f"{builds[0]}--site.localhost"))[0] == 404  # pruned
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_an_unreachable_store_fails_the_deploy_clearly_and_the_live_site_stays(
+        s3_config, tmp_path, io_loop):
+    private = S3Server.start()  # this test's own, to stop
+    client = private.client()
+    client.create_bucket(Bucket="outage")
+    config = _own_dirs(s3_config, tmp_path, "a", storage="s3://outage/releases",
+                       s3_endpoint=private.url)
+    running = await open_app(config)
+    web = Web(running, ApiClient(running.url))
+    try:
+        headers, project = await _project(web)
+        first = await _upload(web, headers, project, {"index.html": "one"})
+        private.stop()
+        answer = await web.api.post(f"/api/projects/{project['id']}/deployments",
+                                    body=site_archive({"index.html": "two"}),
+                                    headers={**headers, **GZIP})
+        assert answer.status == 503, answer.body
+        assert "the live site is unchanged" in answer.json()["error"]["message"]
+        assert await web.page("site.localhost") == (200, b"one")
+        failed = (await web.api.get(f"/api/projects/{project['id']}/builds",
+                                    headers=headers)).json()
+        assert [b["status"] for b in failed][:2] == ["failed", "passed"]
+        history = (await web.api.get(f"/api/projects/{project['id']}/deployments",
+                                     headers=headers)).json()
+        assert [d["id"] for d in history] == [first["deployment"]["id"]]
+    finally:
+        web.api.close()
+        await close_app(running)
+        private.stop()
