@@ -170,9 +170,7 @@ class ReleaseMirror:
         for key in [key for key in self._sizes if key[0] == project_id]:
             del self._sizes[key]
         if name is not None:
-            aside = await self._run(take_site_down, self.cache, name)
-            if aside is not None:
-                await self._run(shutil.rmtree, aside, True)
+            await self._run(_remove_site, self.cache, name, project_id)
 
     async def _drop(self, project_id: int, build_id: int) -> None:
         name = self._names.get(project_id)
@@ -305,14 +303,29 @@ def _place_site(cache: Path, old: str | None, name: str, project_id: int) -> Non
     if old is not None and old != name:
         rename_site(cache, old, name)
     site = site_dir(cache, name)
+    if _marked(site, project_id) is False:  # a deleted project's, whose name was taken again
+        _remove_site(cache, name, None)
     (site / RELEASES).mkdir(parents=True, exist_ok=True)
-    marker = site / PROJECT_ID_FILE
+    if not _marked(site, project_id):
+        (site / PROJECT_ID_FILE).write_text(f"{project_id}\n")
+
+
+def _remove_site(cache: Path, name: str, project_id: int | None) -> None:
+    """Remove a deleted project's directory, unless its name already belongs to a newer
+    project (deleted, then created again under the same name); None: whoever's it is."""
+    if project_id is not None and _marked(site_dir(cache, name), project_id) is False:
+        return
+    aside = take_site_down(cache, name)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _marked(site: Path, project_id: int) -> bool | None:
+    """Whether the directory is marked as the project's (None: not marked at all)."""
     try:
-        same = int(marker.read_text()) == project_id
+        return int((site / PROJECT_ID_FILE).read_text()) == project_id
     except (OSError, ValueError):
-        same = False
-    if not same:
-        marker.write_text(f"{project_id}\n")
+        return None
 
 
 def _tree_size(path: Path) -> int:

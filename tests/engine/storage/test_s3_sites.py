@@ -143,6 +143,13 @@ async def test_a_preview_and_a_deletion_reach_the_other_web_and_leave_nothing_st
     assert _bucket_builds(s3_server, s3_config, project["id"]) == {}
     assert b.cached("site") == [] and a.cached("site") == []
 
+    # The name taken again by a new project serves only the new project's releases.
+    again = await a.api.post("/api/projects", headers=headers, json_body={"name": "site"})
+    assert again.status == 201, again.body
+    await _upload(a, headers, again.json(), {"index.html": "new owner"})
+    await b.settles("site.localhost", (200, b"new owner"))
+    assert (await b.page(f"{live['build']['id']}--site.localhost"))[0] == 404
+
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_web_fetches_an_immutable_hosts_release_on_its_first_visit(webs):
