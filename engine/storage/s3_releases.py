@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 FILES = "files"
 TRANSFER_THREADS = 8
+# Files up to this size go in one PUT or GET; larger ones through boto3's transfer manager
+# (multipart, streamed from and to disk).
+SINGLE_REQUEST_BYTES = 8 * 1024 * 1024
 _MISSING = ("404", "NoSuchKey", "NotFound")
 
 StoreError = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
@@ -60,8 +63,12 @@ class S3Releases:
         base = self._key(project_id, build_id, FILES)
 
         def put(entry: Entry) -> None:
-            self.client.upload_file(str(release / entry.path), self.bucket,
-                                    f"{base}/{entry.path}")
+            key = f"{base}/{entry.path}"
+            if entry.size > SINGLE_REQUEST_BYTES:  # multipart, in parts, from the file
+                self.client.upload_file(str(release / entry.path), self.bucket, key)
+            else:  # one request: boto3's transfer manager costs more than a small file
+                self.client.put_object(Bucket=self.bucket, Key=key,
+                                       Body=(release / entry.path).read_bytes())
 
         with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
             list(pool.map(put, files))
@@ -148,8 +155,16 @@ class S3Releases:
         files = [entry for entry in entries if entry.kind == "file"]
 
         def get(entry: Entry) -> None:
-            path = staging / entry.path
-            self.client.download_file(self.bucket, f"{base}/{entry.path}", str(path))
+            path, key = staging / entry.path, f"{base}/{entry.path}"
+            if entry.size > SINGLE_REQUEST_BYTES:
+                self.client.download_file(self.bucket, key, str(path))
+            else:
+                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+                data = body.read(SINGLE_REQUEST_BYTES + 1)
+                if len(data) != entry.size:
+                    raise BadManifest(f"{entry.path!r} is not the size its manifest says")
+                with open(path, "xb") as file:
+                    file.write(data)
             if path.is_symlink() or path.stat().st_size != entry.size:
                 raise BadManifest(f"{entry.path!r} is not the size its manifest says")
 
