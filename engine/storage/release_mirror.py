@@ -54,6 +54,7 @@ PROJECT_ID_FILE = ".project-id"
 RECONCILE_SECONDS = 60.0
 UNKNOWN_BUILD_SECONDS = 30.0  # how long a build host that names nothing is not asked again
 MAX_UNKNOWN = 10_000
+SETTLE_WAIT_SECONDS = 10.0  # the longest a request waits for its project's pending refresh
 
 
 class ReleaseMirror:
@@ -67,6 +68,7 @@ class ReleaseMirror:
         self._locks: dict[int, asyncio.Lock] = {}
         self._fetching: dict[tuple[int, int], asyncio.Future[bool]] = {}
         self._unknown: dict[str, float] = {}
+        self._settling: dict[str, asyncio.Task[Any]] = {}  # project name → its refresh
         self._tasks: set[asyncio.Task[Any]] = set()
         self._run = _executor
 
@@ -93,12 +95,21 @@ class ReleaseMirror:
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed releases notice")
             return
-        self._spawn(self.refresh(project_id, pruned))
+        task = self._spawn(self.refresh(project_id, pruned))
+        name = self._names.get(project_id)
+        if name is not None:
+            # A visitor sent here by the build's "Ready" (which travels through Redis, beside
+            # this notice) waits for the swap rather than seeing the release before.
+            self._settling[name] = task
+            task.add_done_callback(
+                lambda done: self._settling.pop(name, None) if self._settling.get(name) is done
+                else None)
 
-    def _spawn(self, work: Awaitable[Any]) -> None:
+    def _spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def refresh_all(self) -> None:
         try:
@@ -218,7 +229,11 @@ class ReleaseMirror:
         """True when `label` is an immutable build host whose release may exist but is not
         here yet: the request waits for `fetch_host`."""
         address = parse_site_label(label)
-        if address is None or address.kind != BUILD:
+        if address is None:
+            return False
+        if address.project in self._settling:
+            return True
+        if address.kind != BUILD:
             return False
         try:
             path = release_dir(self.cache, address.project, int(address.ref))
@@ -230,9 +245,16 @@ class ReleaseMirror:
         return seen is None or time.monotonic() - seen > UNKNOWN_BUILD_SECONDS
 
     async def fetch_host(self, label: str) -> None:
-        """Fetch the release an immutable build host names, if it names a published one."""
+        """Wait for the project's hosts to settle after a notice; fetch the release an
+        immutable build host names, if it names a published one."""
         address = parse_site_label(label)
-        if address is None or address.kind != BUILD:
+        if address is None:
+            return
+        settling = self._settling.get(address.project)
+        if settling is not None:
+            with contextlib.suppress(Exception):  # a timeout, or the refresh failing
+                await asyncio.wait_for(asyncio.shield(settling), SETTLE_WAIT_SECONDS)
+        if address.kind != BUILD or not self.wants(label):
             return
         build_id = int(address.ref)
         try:
