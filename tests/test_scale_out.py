@@ -13,7 +13,7 @@ import psycopg
 import pytest
 import socketio
 
-from tests.support.cluster import Cluster, redis_answers
+from tests.support.cluster import Cluster, redis_answers, s3_cluster, signed_in
 from tests.support.http import ApiClient
 from tests.support.repos import commit_files, make_repo
 from tests.support.server_process import free_port
@@ -39,19 +39,8 @@ def _site(page: str, script: str = BUILD_SCRIPT) -> dict[str, str]:
 
 @pytest.fixture
 def cluster(tmp_path, postgres, node_image, docker_client, s3_server):
-    """Releases in S3: no two processes share a directory."""
-    if not redis_answers():
-        pytest.skip("no Redis server answers on 127.0.0.1:6379")
-    url = postgres.new_database()
-    storage = {"SLIPWAY_STORAGE": f"s3://{s3_server.bucket()}/releases", **s3_server.env}
-    cluster = Cluster(tmp_path, url, {"SLIPWAY_NODE_IMAGE": node_image}, storage)
-    yield cluster
-    cluster.stop()
-    for instance in cluster.instances():  # a killed worker's build container outlives it
-        for container in docker_client.containers.list(
-                all=True, filters={"label": f"slipway.instance={instance}"}):
-            container.remove(force=True)
-    postgres.drop_database(url)
+    with s3_cluster(tmp_path, postgres, node_image, docker_client, s3_server) as cluster:
+        yield cluster
 
 
 class Browser:
@@ -75,13 +64,6 @@ class Browser:
     async def connect(self, port: int, token: str) -> None:
         await self.client.connect(f"http://127.0.0.1:{port}", transports=["websocket"],
                                   auth={"token": token}, wait_timeout=10)
-
-
-async def _signed_in(cluster: Cluster, web: str) -> tuple[ApiClient, dict[str, str], str]:
-    api = ApiClient(f"http://127.0.0.1:{cluster.processes[web].port}")
-    session = (await api.post("/api/auth/session",
-                              json_body={"code": cluster.sign_in_code(web)})).json()
-    return api, {"Authorization": f"Bearer {session['token']}"}, session["token"]
 
 
 async def _finished(api: ApiClient, headers: dict, build_id: int,
@@ -111,7 +93,7 @@ async def _slow_project(cluster: Cluster, tmp_path) -> tuple[ApiClient, dict, di
     """One web process and one worker, building a project whose build never ends."""
     cluster.web("web-a")
     cluster.worker("worker-1")
-    api, headers, _ = await _signed_in(cluster, "web-a")
+    api, headers, _ = await signed_in(cluster, "web-a")
     repo = make_repo(tmp_path / "slow", _site("slow", SLOW_SCRIPT))
     return api, headers, await _create(api, headers, "slow", repo)
 
@@ -143,7 +125,7 @@ async def test_builds_spread_over_two_workers_and_reach_browsers_and_sites_of_bo
     cluster.worker("worker-2")
     health = cluster.processes["web-b"].health()
     assert (health["status"], health["workers"]) == ("ok", 2)
-    api_a, headers, token = await _signed_in(cluster, "web-a")
+    api_a, headers, token = await signed_in(cluster, "web-a")
     api_b = ApiClient(f"http://127.0.0.1:{cluster.processes['web-b'].port}")
     browser_a, browser_b = Browser(), Browser()
     await browser_a.connect(cluster.processes["web-a"].port, token)
@@ -299,7 +281,7 @@ async def test_builds_go_on_while_redis_is_down_and_live_events_come_back_with_i
         cluster.env["SLIPWAY_REDIS_URL"] = redis.url
         web = cluster.web("web-a")
         cluster.worker("worker-1")
-        api, headers, token = await _signed_in(cluster, "web-a")
+        api, headers, token = await signed_in(cluster, "web-a")
         browser = Browser()
         await browser.connect(web.port, token)
         repo = make_repo(tmp_path / "repo", _site("<h1>v1</h1>"))

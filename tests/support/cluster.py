@@ -15,10 +15,22 @@ import re
 import signal
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
 
 from engine.config import Config
+from tests.support.http import ApiClient
 from tests.support.server_process import ServerProcess
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+    from tests.support.postgres import TestPostgres
+    from tests.support.s3_server import S3Server
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 READY_SECONDS = 60
@@ -105,3 +117,34 @@ class Cluster:
                                 env={**self.env, **own, "SLIPWAY_ROLES": roles, **env})
         self.processes[name] = process
         return process
+
+
+@contextmanager
+def s3_cluster(root: Path, postgres: TestPostgres, node_image: str,
+               docker_client: DockerClient, s3_server: S3Server) -> Iterator[Cluster]:
+    """A cluster on a fresh database with releases in S3 (no two processes share a
+    directory), building with `node_image`; every process stopped and every build container
+    removed afterwards. A skip when no Redis answers."""
+    if not redis_answers():
+        pytest.skip(f"no Redis server answers on {REDIS_HOST}:{REDIS_PORT}")
+    url = postgres.new_database()
+    storage = {"SLIPWAY_STORAGE": f"s3://{s3_server.bucket()}/releases", **s3_server.env}
+    cluster = Cluster(root, url, {"SLIPWAY_NODE_IMAGE": node_image}, storage)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        for instance in cluster.instances():  # a killed worker's build container outlives it
+            for container in docker_client.containers.list(
+                    all=True, filters={"label": f"slipway.instance={instance}"}):
+                container.remove(force=True)
+        postgres.drop_database(url)
+
+
+async def signed_in(cluster: Cluster, web: str) -> tuple[ApiClient, dict[str, str], str]:
+    """An API client for web process `web`, signed in as the local administrator with the
+    link that process printed: the client, its Authorization header and the session token."""
+    api = ApiClient(f"http://127.0.0.1:{cluster.processes[web].port}")
+    session = (await api.post("/api/auth/session",
+                              json_body={"code": cluster.sign_in_code(web)})).json()
+    return api, {"Authorization": f"Bearer {session['token']}"}, session["token"]
