@@ -48,6 +48,9 @@ def github_repo_model(repo: dict[str, Any]) -> dict[str, Any]:
 
 
 def project_model(project: dict[str, Any]) -> dict[str, Any]:
+    """A project with its webhook's state, latest build and live deployment. The list's pages
+    are built to this shape by PostgreSQL (sql/projects.py, `_PROJECT_JSON`): a member added
+    here is added there too, and tests/handlers/test_projects.py compares the two."""
     if project["github_repo"] is None:
         webhook = {"status": "none", "error": None}
     elif project["webhook_id"] is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import select
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -83,7 +84,7 @@ class Database:
                 timeout=POOL_TIMEOUT_SECONDS,
                 # A connection the server dropped (it restarted) is replaced before use, so
                 # the first request after an outage does not fail on a dead connection.
-                check=AsyncConnectionPool.check_connection,
+                check=check_pooled_connection,
                 reconnect_timeout=float("inf"),  # keep trying however long an outage lasts
             )
             try:
@@ -150,6 +151,20 @@ async def migrate(database_url: str) -> list[int]:
     if applied:
         log.info("applied migrations %s", ", ".join(f"{v:04d}" for v in applied))
     return applied
+
+
+async def check_pooled_connection(conn: psycopg.AsyncConnection) -> None:
+    """The pool's check of a connection it is about to hand out: raises when the connection is
+    dead, so the pool replaces it. An idle, healthy connection has nothing to read; a server
+    that restarted or dropped it has sent a termination notice or closed the socket, which
+    makes it readable. Only then is a round trip made (psycopg_pool's check_connection): one
+    on every checkout cost about 0.25 ms of the loop's CPU, as much as a small query."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        await AsyncConnectionPool.check_connection(conn)
 
 
 def connection_kwargs(database_url: str) -> dict[str, object]:

@@ -135,10 +135,13 @@ async def claim_due(conn: AsyncConnection, limit: int,
 
 async def seconds_until_due(conn: AsyncConnection) -> float | None:
     """How long until the next pending delivery is due (0 if one is), None if none waits."""
+    # No row when none waits: greatest(0, NULL) would be 0, and the worker would poll in a loop.
     cursor = await conn.execute(
-        "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8 "
-        "FROM notification_deliveries WHERE status = 'pending'")
-    return (await cursor.fetchone())[0]
+        "SELECT greatest(0, extract(epoch FROM next_attempt_at - now()))::float8 "
+        "FROM notification_deliveries WHERE status = 'pending' "
+        "ORDER BY next_attempt_at LIMIT 1")
+    row = await cursor.fetchone()
+    return row[0] if row else None
 
 
 async def record_attempt(conn: AsyncConnection, delivery_id: int, *, status: str,

@@ -59,7 +59,7 @@ from sql.projects import (
     delete_project,
     get_project,
     insert_project,
-    list_projects,
+    list_projects_json,
     set_production_url,
     set_webhook,
     update_project,
@@ -97,11 +97,12 @@ class Projects:
         self.protection_changed = protection_changed or _nothing_changed
         self.stored = stored  # S3 storage: renames and deletions reach every web process
 
-    async def list(self, owner_id: int, before: int | None = None,
-                   limit: int = 50) -> list[dict[str, Any]]:
-        """A page of the owner's projects, newest first: those with an id below `before`."""
+    async def list_json(self, owner_id: int, before: int | None = None,
+                        limit: int = 50) -> str:
+        """A page of the owner's projects, newest first (those with an id below `before`),
+        already encoded as the API's JSON array of project models."""
         async with self.pool.connection() as conn:
-            return await list_projects(conn, owner_id, before, limit)
+            return await list_projects_json(conn, owner_id, before, limit)
 
     async def get(self, owner_id: int, project_id: int) -> dict[str, Any]:
         async with self.pool.connection() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import psycopg
@@ -284,3 +285,53 @@ async def test_the_list_pages_newest_first_without_gaps_and_only_the_users_own(a
         answer = await api.get(f"/api/projects?{bad}", headers=ada.headers)
         assert answer.status == 400, bad
         assert "error" in answer.json()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_each_listed_project_is_what_its_own_answer_says(api, ada, db_url):
+    # The list's page is built by PostgreSQL, a project's own answer by project_model: they
+    # must agree member for member, whatever state a project is in.
+    owner = ada.user["id"]
+    ids = [row[0] for row in _rows(
+        db_url,
+        "INSERT INTO projects (owner_id, name, repo_url, github_repo, webhook_id, "
+        "webhook_error, install_command, build_command, output_dir, root_dir, framework, "
+        "node_version, production_url, preview_password_hash, created_at, updated_at) VALUES "
+        "(%s, 'upload-only', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        " NULL, '2024-02-29 23:59:59+00', '2024-03-01 00:00:00.000001+00'), "
+        "(%s, 'hooked', 'https://github.com/ada/hooked.git', 'ada/hooked', 42, NULL, 'npm ci', "
+        " 'npm run build', 'dist', 'web', 'vite', 20, 'http://hooked.localhost', 'scrypt$x', "
+        " '2024-01-01 00:00:00.0001+05', '2024-06-30 12:30:00.5-07'), "
+        "(%s, 'refused', 'https://github.com/ada/refused.git', 'ada/refused', NULL, "
+        " 'GitHub said: \"Validation Failed\" \\ ünïcode ✓ 🚀' || chr(10) || chr(9) || chr(1), "
+        " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, now(), now()) RETURNING id",
+        owner, owner, owner)]
+    hooked, refused = ids[1], ids[2]
+    builds = _rows(
+        db_url,
+        "INSERT INTO builds (project_id, trigger, branch, status, commit_sha, commit_message, "
+        "commit_author, exit_code, error, created_at, started_at, finished_at) VALUES "
+        "(%s, 'push', 'main', 'passed', repeat('a', 40), 'first', 'Ada', 0, NULL, "
+        " '2024-05-01 10:00:00+00', '2024-05-01 10:00:01.25+00', '2024-05-01 10:01:00+00'), "
+        "(%s, 'manual', 'main', 'running', repeat('b', 40), 'Ünïcode “quotes” \\ and ' || "
+        " chr(10) || 'a second line', 'Zoë', NULL, NULL, now(), now(), NULL), "
+        "(%s, 'hook', 'main', 'failed', NULL, NULL, NULL, 2, 'npm ERR! \"build\" exited', "
+        " now(), now(), now()) RETURNING id", hooked, hooked, refused)
+    _rows(db_url, "INSERT INTO deployments (project_id, build_id, status, url) VALUES "
+          "(%s, %s, 'live', 'http://hooked.localhost'), "
+          "(%s, %s, 'superseded', 'http://refused.localhost') RETURNING id",
+          hooked, builds[0][0], refused, builds[2][0])
+
+    listed = (await api.get("/api/projects", headers=ada.headers)).json()
+
+    assert [p["id"] for p in listed] == sorted(ids, reverse=True)
+    for project in listed:
+        own = (await api.get(f"/api/projects/{project['id']}", headers=ada.headers)).json()
+        assert project == own
+        assert json.dumps(project) == json.dumps(own)  # the members' order too
+    by_name = {p["name"]: p for p in listed}
+    assert by_name["hooked"]["latest_build"]["status"] == "running"
+    assert by_name["hooked"]["live_deployment"]["build_id"] == builds[0][0]
+    assert by_name["refused"]["live_deployment"] is None
+    assert by_name["upload-only"]["created_at"] == "2024-02-29T23:59:59Z"
+    assert by_name["upload-only"]["updated_at"] == "2024-03-01T00:00:00.000001Z"

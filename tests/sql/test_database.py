@@ -1,3 +1,6 @@
+import asyncio
+
+import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
@@ -13,6 +16,25 @@ async def test_pool_connections_use_ssd_planner_costs_and_keep_url_options(db_ur
             cursor = await conn.execute("SELECT current_setting('random_page_cost'), "
                                         "current_setting('application_name')")
             assert await cursor.fetchone() == ("1.1", "from-url")
+    finally:
+        await db.close()
+
+
+@pytest.mark.gen_test
+async def test_a_connection_the_server_ended_is_replaced_before_a_query_uses_it(db_url,
+                                                                               tmp_path):
+    db = await Database.open(db_url, tmp_path, max_size=1)
+    try:
+        async with db.pool.connection() as conn:
+            ended = conn.info.backend_pid
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (ended,))
+            while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
+                                (ended,)).fetchone():
+                await asyncio.sleep(0.01)
+        async with db.pool.connection() as conn:
+            cursor = await conn.execute("SELECT pg_backend_pid()")
+            assert (await cursor.fetchone())[0] != ended
     finally:
         await db.close()
 
