@@ -37,6 +37,8 @@ from engine.deploys.releases import (
     RELEASES,
     go_live,
     go_live_preview,
+    live_build_id,
+    preview_build_ids,
     release_dir,
     remove_preview,
 )
@@ -136,20 +138,24 @@ class ReleaseMirror:
                 await self._remove_project(project_id)
                 return
             await self._place_project(project_id, found.name)
-            self._wanted[project_id] = found.builds
+            # What the links point at now is kept while the new releases are fetched, and
+            # after if one could not be: the links stay on it.
+            self._wanted[project_id] = self._wanted.get(project_id, set()) | found.builds
             for build_id in pruned:
                 if build_id not in found.builds:
                     await self._drop(project_id, build_id)
             ready = {b for b in found.builds if await self._ensure(project_id, found.name, b)}
-            await self._run(self._point, found, ready)
+            linked = await self._run(self._point, found, ready)
+            self._wanted[project_id] = found.builds | linked
 
     async def _place_project(self, project_id: int, name: str) -> None:
         await self._run(_place_site, self.cache, self._names.get(project_id), name, project_id)
         self._names[project_id] = name
 
-    def _point(self, found: Pointers, ready: set[int]) -> None:
+    def _point(self, found: Pointers, ready: set[int]) -> set[int]:
         """Swap the local links to what the database says, for the releases that are here
-        (one that could not be fetched keeps serving what it served)."""
+        (one that could not be fetched keeps serving what it served); returns the builds the
+        links point at afterwards."""
         site = site_dir(self.cache, found.name)
         if found.live is None:
             (site / CURRENT).unlink(missing_ok=True)
@@ -163,6 +169,8 @@ class ReleaseMirror:
             for link in previews.iterdir():
                 if not link.name.startswith(".") and link.name not in found.previews:
                     remove_preview(self.cache, found.name, link.name)
+        live = live_build_id(self.cache, found.name)
+        return preview_build_ids(site) | ({live} if live is not None else set())
 
     async def _remove_project(self, project_id: int) -> None:
         name = self._names.pop(project_id, None)

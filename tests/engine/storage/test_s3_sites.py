@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import pytest
 
+from engine.storage.release_mirror import ReleaseMirror
+from engine.storage.s3_releases import S3Releases
 from tests.support.accounts import sign_in_local_admin
 from tests.support.app import close_app, open_app
 from tests.support.archives import site_archive
@@ -207,3 +209,30 @@ async def test_an_unreachable_store_fails_the_deploy_clearly_and_the_live_site_s
         web.api.close()
         await close_app(running)
         private.stop()
+
+
+def _mirror(web: Web, s3_config, cache, max_bytes: int = 1024**3) -> ReleaseMirror:
+    """A web process's mirror of its own (a cache directory, no notices: it follows only
+    what it is asked to refresh, as a process that missed notices in an outage does)."""
+    store = S3Releases(s3_config.storage, s3_config.s3_endpoint)
+    return ReleaseMirror(web.running.app.db.pool, store, cache, max_bytes)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_release_that_cannot_be_fetched_never_costs_the_one_still_served(
+        webs, s3_server, s3_config, tmp_path):
+    a = await webs("a")
+    headers, project = await _project(a)
+    await _upload(a, headers, project, {"index.html": "one"})
+    cache = tmp_path / "cache"
+    mirror = _mirror(a, s3_config, cache, max_bytes=1)  # room for what hosts point at only
+    await mirror.start()
+    assert (cache / "site/current/index.html").read_text() == "one"
+    second = await _upload(a, headers, project, {"index.html": "two"})
+    # The store cannot give the new release (lost, or failing): the old one keeps serving.
+    bucket = s3_config.storage.split("/")[2]
+    s3_server.client().delete_object(
+        Bucket=bucket, Key=f"releases/{project['id']}/{second['build']['id']}/manifest.json")
+    await mirror.refresh(project["id"])
+    assert (cache / "site/current/index.html").read_text() == "one"
+    await mirror.close()
