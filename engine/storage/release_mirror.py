@@ -149,8 +149,21 @@ class ReleaseMirror:
             self._wanted[project_id] = found.builds | linked
 
     async def _place_project(self, project_id: int, name: str) -> None:
+        # Names are unique in the database: another project still known here by this name was
+        # deleted or renamed in a notice this process missed. Its directory is not this one's
+        # (none of its releases is ever served under this name), and it is forgotten, so its
+        # own removal or rename later leaves this project's directory be.
+        for other in [p for p, known in self._names.items() if known == name and p != project_id]:
+            self._forget(other)
         await self._run(_place_site, self.cache, self._names.get(project_id), name, project_id)
         self._names[project_id] = name
+
+    def _forget(self, project_id: int) -> str | None:
+        """Forget what this process knew of a project's cache; returns its name here."""
+        self._wanted.pop(project_id, None)
+        for key in [key for key in self._sizes if key[0] == project_id]:
+            del self._sizes[key]
+        return self._names.pop(project_id, None)
 
     def _point(self, found: Pointers, ready: set[int]) -> set[int]:
         """Swap the local links to what the database says, for the releases that are here
@@ -173,10 +186,7 @@ class ReleaseMirror:
         return preview_build_ids(site) | ({live} if live is not None else set())
 
     async def _remove_project(self, project_id: int) -> None:
-        name = self._names.pop(project_id, None)
-        self._wanted.pop(project_id, None)
-        for key in [key for key in self._sizes if key[0] == project_id]:
-            del self._sizes[key]
+        name = self._forget(project_id)
         if name is not None:
             aside = await self._run(take_site_down, self.cache, name)
             if aside is not None:
@@ -313,13 +323,17 @@ def _place_site(cache: Path, old: str | None, name: str, project_id: int) -> Non
     if old is not None and old != name:
         rename_site(cache, old, name)
     site = site_dir(cache, name)
-    (site / RELEASES).mkdir(parents=True, exist_ok=True)
     marker = site / PROJECT_ID_FILE
     try:
-        same = int(marker.read_text()) == project_id
+        owner: int | None = int(marker.read_text())
     except (OSError, ValueError):
-        same = False
-    if not same:
+        owner = None  # none yet (or a release this process published before placing it)
+    if owner is not None and owner != project_id:  # a deleted or renamed project's
+        aside = take_site_down(cache, name)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+    (site / RELEASES).mkdir(parents=True, exist_ok=True)
+    if owner != project_id:
         marker.write_text(f"{project_id}\n")
 
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 
+from engine.sites.site_files import SiteFiles
 from engine.storage.release_mirror import ReleaseMirror
 from engine.storage.s3_releases import S3Releases
 from tests.support.accounts import sign_in_local_admin
@@ -235,4 +236,30 @@ async def test_a_release_that_cannot_be_fetched_never_costs_the_one_still_served
         Bucket=bucket, Key=f"releases/{project['id']}/{second['build']['id']}/manifest.json")
     await mirror.refresh(project["id"])
     assert (cache / "site/current/index.html").read_text() == "one"
+    await mirror.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_new_project_with_a_deleted_ones_name_never_serves_the_old_releases(
+        webs, s3_config, tmp_path):
+    a = await webs("a")
+    headers, old = await _project(a)
+    old_build = (await _upload(a, headers, old, {"index.html": "old owner"}))["build"]["id"]
+    cache = tmp_path / "cache"
+    mirror = _mirror(a, s3_config, cache)
+    await mirror.start()
+    assert (cache / f"site/releases/{old_build}/index.html").is_file()
+
+    # The deletion's notice is missed (a database outage); the new project's arrives first.
+    deleted = await a.api.request("DELETE", f"/api/projects/{old['id']}", headers=headers)
+    assert deleted.status == 204, deleted.body
+    answer = await a.api.post("/api/projects", headers=headers, json_body={"name": "site"})
+    assert answer.status == 201, answer.body
+    new = answer.json()
+    await _upload(a, headers, new, {"index.html": "new owner"})
+    await mirror.refresh(new["id"])
+    assert (cache / "site/current/index.html").read_text() == "new owner"
+    assert SiteFiles(cache).site(f"{old_build}--site") is None
+    await mirror.refresh_all()  # and the old project's later removal leaves the new one be
+    assert (cache / "site/current/index.html").read_text() == "new owner"
     await mirror.close()
