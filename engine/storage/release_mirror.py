@@ -134,19 +134,28 @@ class ReleaseMirror:
                      pruned: list[int] | tuple[int, ...] = ()) -> None:
         lock = self._locks.setdefault(project_id, asyncio.Lock())
         async with lock:
-            if found is None:
-                await self._remove_project(project_id)
-                return
-            await self._place_project(project_id, found.name)
-            # What the links point at now is kept while the new releases are fetched, and
-            # after if one could not be: the links stay on it.
-            self._wanted[project_id] = self._wanted.get(project_id, set()) | found.builds
-            for build_id in pruned:
-                if build_id not in found.builds:
-                    await self._drop(project_id, build_id)
-            ready = {b for b in found.builds if await self._ensure(project_id, found.name, b)}
-            linked = await self._run(self._point, found, ready)
-            self._wanted[project_id] = found.builds | linked
+            try:
+                await self._apply_locked(project_id, found, pruned)
+            except OSError as exc:  # this disk's trouble: the pointers are right, and the
+                # next notice or pass tries again (a deployer's pointer stays committed)
+                log.error("project %s: the release cache could not follow its pointers: %s",
+                          project_id, exc)
+
+    async def _apply_locked(self, project_id: int, found: Pointers | None,
+                            pruned: list[int] | tuple[int, ...]) -> None:
+        if found is None:
+            await self._remove_project(project_id)
+            return
+        await self._place_project(project_id, found.name)
+        # What the links point at now is kept while the new releases are fetched, and after
+        # if one could not be: the links stay on it.
+        self._wanted[project_id] = self._wanted.get(project_id, set()) | found.builds
+        for build_id in pruned:
+            if build_id not in found.builds:
+                await self._drop(project_id, build_id)
+        ready = {b for b in found.builds if await self._ensure(project_id, found.name, b)}
+        linked = await self._run(self._point, found, ready)
+        self._wanted[project_id] = found.builds | linked
 
     async def _place_project(self, project_id: int, name: str) -> None:
         # Names are unique in the database: another project still known here by this name was

@@ -263,3 +263,23 @@ async def test_a_new_project_with_a_deleted_ones_name_never_serves_the_old_relea
     await mirror.refresh_all()  # and the old project's later removal leaves the new one be
     assert (cache / "site/current/index.html").read_text() == "new owner"
     await mirror.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_local_cache_fault_after_a_preview_went_live_never_deletes_its_release(
+        webs, s3_server, s3_config):
+    a, b = await webs("a"), await webs("b")
+    headers, project = await _project(a)
+    await _upload(a, headers, project, {"index.html": "production"})
+    (a.sites / "site/previews").write_text("")  # a's cache cannot hold preview links
+    answer = await a.api.post(f"/api/projects/{project['id']}/deployments?preview=feature-x",
+                              body=site_archive({"index.html": "preview"}),
+                              headers={**headers, **GZIP})
+    # The preview is live (its row committed): the other web serves it, from the store.
+    await b.settles("git-feature-x--site.localhost", (200, b"preview"))
+    assert answer.status == 201, answer.body
+    assert len(_bucket_builds(s3_server, s3_config, project["id"])) == 2
+    # a's own fault is logged, and its periodic pass keeps running past it.
+    (a.sites / "site/previews").unlink()
+    await a.running.app.mirror.refresh_all()
+    assert await a.page("git-feature-x--site.localhost") == (200, b"preview")
