@@ -37,7 +37,7 @@ from engine.deploys.releases import (
 from engine.errors import Conflict, NotFound
 from engine.events import EventEmitter
 from engine.sites.site_paths import site_url
-from sql.deployments import get_deployment, make_live_again, record_live
+from sql.deployments import get_deployment, lock_project, make_live_again, record_live
 from sql.releases import announce_change, set_preview
 from sql.releases import remove_preview as forget_preview
 
@@ -180,10 +180,21 @@ class Deployer:
             return "deployment", target
         sites, name = self.config.deployments_dir, target["project_name"]
         project_id, build_id = target["project_id"], target["build_id"]
-        if self.store is not None:
-            kept = await self.store.exists(project_id, build_id)
-        else:
-            kept = release_dir(sites, name, build_id).is_dir()
+        loop = asyncio.get_running_loop()
+        async with self.pool.connection() as conn, conn.transaction():
+            # Pruning takes turns with this (the project's lock): the release found kept here
+            # is not deleted before it is live, and then it is spared.
+            await lock_project(conn, project_id)
+            if self.store is not None:
+                kept = await self.store.exists(project_id, build_id)
+            else:
+                kept = release_dir(sites, name, build_id).is_dir()
+            if kept:
+                deployment = await make_live_again(conn, target)
+                if self.store is not None:
+                    await announce_change(conn, project_id)
+                else:
+                    await loop.run_in_executor(None, go_live, sites, name, build_id)
         if not kept:
             if target["trigger"] == "upload":  # no commit to rebuild it from
                 raise Conflict(f"the files of deployment {deployment_id} were pruned "
@@ -191,13 +202,6 @@ class Deployer:
             build = await self.enqueue(target["project_id"], trigger="rollback",
                                        branch=target["branch"], commit_sha=target["commit_sha"])
             return "build", build
-        loop = asyncio.get_running_loop()
-        async with self.pool.connection() as conn, conn.transaction():
-            deployment = await make_live_again(conn, target)
-            if self.store is not None:
-                await announce_change(conn, project_id)
-            else:
-                await loop.run_in_executor(None, go_live, sites, name, build_id)
         if self.store is not None:
             await self.store.changed(project_id, name)
         log.info("project %s: rolled back to build %s", name, build_id)

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 
+from engine.errors import Conflict
 from engine.sites.site_files import SiteFiles
 from engine.storage.release_mirror import ReleaseMirror
 from engine.storage.s3_releases import S3Releases
@@ -283,3 +284,26 @@ async def test_a_local_cache_fault_after_a_preview_went_live_never_deletes_its_r
     (a.sites / "site/previews").unlink()
     await a.running.app.mirror.refresh_all()
     assert await a.page("git-feature-x--site.localhost") == (200, b"preview")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_rollback_and_a_pruning_at_once_never_leave_a_live_release_unstored(
+        webs, s3_server, s3_config):
+    a = await webs("a")
+    headers, project = await _project(a)
+    app = a.running.app
+    owner = (await a.api.get("/api/me", headers=headers)).json()
+    for attempt in range(5):
+        old = await _upload(a, headers, project, {"index.html": f"old {attempt}"})
+        await _upload(a, headers, project, {"index.html": f"new {attempt}"})
+        await app.deployer.idle()
+        # Another process prunes (keeping one release) just as the old one is rolled back to.
+        rolled, _ = await asyncio.gather(
+            app.deployer.rollback(owner["id"], old["deployment"]["id"]),
+            app.stored.prune(project["id"], 1, set()), return_exceptions=True)
+        stored = _bucket_builds(s3_server, s3_config, project["id"])
+        if isinstance(rolled, Conflict):  # pruning went first: the rollback says so
+            assert old["build"]["id"] not in stored
+        else:
+            assert rolled[0] == "deployment"
+            assert old["build"]["id"] in stored, f"attempt {attempt}: live but pruned"
