@@ -307,3 +307,17 @@ async def test_a_rollback_and_a_pruning_at_once_never_leave_a_live_release_unsto
         else:
             assert rolled[0] == "deployment"
             assert old["build"]["id"] in stored, f"attempt {attempt}: live but pruned"
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_locked_build_host_is_not_fetched_for_a_visitor_without_the_password(webs):
+    a = await webs("a")
+    headers, project = await _project(a)
+    builds = [(await _upload(a, headers, project, {"index.html": f"v{n}"}))["build"]["id"]
+              for n in (1, 2)]
+    locked = await a.api.request("PATCH", f"/api/projects/{project['id']}", headers=headers,
+                                 json_body={"preview_password": "correct horse"})
+    assert locked.status == 200, locked.body
+    late = await webs("late")
+    assert (await late.page(f"{builds[0]}--site.localhost"))[0] == 401
+    assert late.cached("site") == [str(builds[1])]  # nothing fetched for the locked door
