@@ -126,13 +126,17 @@ class SiteServer(tornado.routing.Router):
             request.connection.close()
 
     def _reply(self, request: tornado.httputil.HTTPServerRequest, label: str) -> _Reply:
-        lock = self.lock
-        protected = lock.protected(label) if lock is not None else None
-        if lock is None or protected is None:
+        if self.lock is None or self.lock.protected(label) is None:
             return self._site_reply(request, label)
-        if not lock.admits(request, protected):
+        if not self.admits(request, label):
             return _locked(request)
         return _private(self._site_reply(request, label))
+
+    def admits(self, request: tornado.httputil.HTTPServerRequest, label: str) -> bool:
+        """Whether the request may see the site (open, or unlocked by its cookie)."""
+        lock = self.lock
+        protected = lock.protected(label) if lock is not None else None
+        return lock is None or protected is None or lock.admits(request, protected)
 
     def _site_reply(self, request: tornado.httputil.HTTPServerRequest, label: str) -> _Reply:
         site = self.files.site(label)
@@ -193,7 +197,9 @@ class _SiteExchange(tornado.httputil.HTTPMessageDelegate):
 
     def finish(self) -> None:
         fetcher = self.server.fetcher
-        if fetcher is not None and self.redirect is None and fetcher.wants(self.label):
+        # A locked door fetches nothing: only a visitor it admits makes this process download.
+        if (fetcher is not None and self.redirect is None and fetcher.wants(self.label)
+                and self.server.admits(self.request, self.label)):
             fetched = asyncio.ensure_future(fetcher.fetch_host(self.label))
             fetched.add_done_callback(
                 lambda _: self.server.respond(self.request, self.label, self.redirect))

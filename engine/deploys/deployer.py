@@ -37,7 +37,7 @@ from engine.deploys.releases import (
 from engine.errors import Conflict, NotFound
 from engine.events import EventEmitter
 from engine.sites.site_paths import site_url
-from sql.deployments import get_deployment, make_live_again, record_live
+from sql.deployments import get_deployment, lock_project, make_live_again, record_live
 from sql.releases import announce_change, set_preview
 from sql.releases import remove_preview as forget_preview
 
@@ -93,19 +93,20 @@ class Deployer:
             except BaseException:
                 await loop.run_in_executor(None, shutil.rmtree, release, True)
                 raise
+        production = site_url(self.config.public_url, self.config.domain, name)
         try:
             if job.get("preview"):
-                return await self._go_live_preview(job, release)
-            production = site_url(self.config.public_url, self.config.domain, name)
-            immutable = site_url(self.config.public_url, self.config.domain,
-                                 f"{build_id}--{name}")
-            async with self.pool.connection() as conn, conn.transaction():
-                deployment = await record_live(conn, project_id, build_id, immutable,
-                                               production)
-                if self.store is not None:
-                    await announce_change(conn, project_id)
-                else:
-                    await loop.run_in_executor(None, go_live, sites, name, build_id)
+                await self._point_preview(job)
+            else:
+                immutable = site_url(self.config.public_url, self.config.domain,
+                                     f"{build_id}--{name}")
+                async with self.pool.connection() as conn, conn.transaction():
+                    deployment = await record_live(conn, project_id, build_id, immutable,
+                                                   production)
+                    if self.store is not None:
+                        await announce_change(conn, project_id)
+                    else:
+                        await loop.run_in_executor(None, go_live, sites, name, build_id)
         except BaseException:
             # Not live (the project was deleted meanwhile, the database went away): a release
             # left on disk would still be served at its immutable address. (One the swap
@@ -115,6 +116,9 @@ class Deployer:
             elif live_build_id(sites, name) != build_id:
                 await loop.run_in_executor(None, shutil.rmtree, release, True)
             raise
+        # Live from here on: what follows (this process's cache, housekeeping) never undoes it.
+        if job.get("preview"):
+            return await self._preview_live(job, release)
         log.info("project %s: build %s is live at %s", name, build_id, production)
         await self._went_live(project_id, name, build_id, release)
         self._announce(job["owner_id"], deployment)
@@ -130,7 +134,7 @@ class Deployer:
             self._later(self._prune, name)
             self._later(precompress, release)
 
-    async def _go_live_preview(self, job: dict[str, Any], release: Path) -> dict[str, Any]:
+    async def _point_preview(self, job: dict[str, Any]) -> None:
         """A branch preview: its own host, no deployment record, production untouched."""
         name, slug, project_id = job["project_name"], job["preview"], job["project_id"]
         async with self.pool.connection() as conn, conn.transaction():
@@ -140,6 +144,10 @@ class Deployer:
             else:
                 await asyncio.get_running_loop().run_in_executor(
                     None, go_live_preview, self.config.deployments_dir, name, slug, job["id"])
+
+    async def _preview_live(self, job: dict[str, Any], release: Path) -> dict[str, Any]:
+        """After the preview's pointer committed (what fails now never undoes it)."""
+        name, slug, project_id = job["project_name"], job["preview"], job["project_id"]
         url = site_url(self.config.public_url, self.config.domain, f"git-{slug}--{name}")
         log.info("project %s: preview of %s is live at %s", name, job["branch"], url)
         await self._went_live(project_id, name, job["id"], release)
@@ -172,10 +180,21 @@ class Deployer:
             return "deployment", target
         sites, name = self.config.deployments_dir, target["project_name"]
         project_id, build_id = target["project_id"], target["build_id"]
-        if self.store is not None:
-            kept = await self.store.exists(project_id, build_id)
-        else:
-            kept = release_dir(sites, name, build_id).is_dir()
+        loop = asyncio.get_running_loop()
+        async with self.pool.connection() as conn, conn.transaction():
+            # Pruning takes turns with this (the project's lock): the release found kept here
+            # is not deleted before it is live, and then it is spared.
+            await lock_project(conn, project_id)
+            if self.store is not None:
+                kept = await self.store.exists(project_id, build_id)
+            else:
+                kept = release_dir(sites, name, build_id).is_dir()
+            if kept:
+                deployment = await make_live_again(conn, target)
+                if self.store is not None:
+                    await announce_change(conn, project_id)
+                else:
+                    await loop.run_in_executor(None, go_live, sites, name, build_id)
         if not kept:
             if target["trigger"] == "upload":  # no commit to rebuild it from
                 raise Conflict(f"the files of deployment {deployment_id} were pruned "
@@ -183,13 +202,6 @@ class Deployer:
             build = await self.enqueue(target["project_id"], trigger="rollback",
                                        branch=target["branch"], commit_sha=target["commit_sha"])
             return "build", build
-        loop = asyncio.get_running_loop()
-        async with self.pool.connection() as conn, conn.transaction():
-            deployment = await make_live_again(conn, target)
-            if self.store is not None:
-                await announce_change(conn, project_id)
-            else:
-                await loop.run_in_executor(None, go_live, sites, name, build_id)
         if self.store is not None:
             await self.store.changed(project_id, name)
         log.info("project %s: rolled back to build %s", name, build_id)

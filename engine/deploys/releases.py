@@ -146,7 +146,8 @@ def remove_preview(deployments_dir: Path, project: str, slug: str) -> bool:
     return True
 
 
-def _preview_build_ids(site: Path) -> set[int]:
+def preview_build_ids(site: Path) -> set[int]:
+    """The builds the site's branch previews point at."""
     previews = site / PREVIEWS
     ids = set()
     if previews.is_dir():
@@ -167,7 +168,7 @@ def prune_releases(deployments_dir: Path, project: str, keep: int,
         return []
     ids = sorted((int(p.name) for p in releases.iterdir() if p.name.isdigit()), reverse=True)
     live = live_build_id(deployments_dir, project)
-    protected = protected | _preview_build_ids(site)
+    protected = protected | preview_build_ids(site)
     doomed = [i for i in ids[keep:] if i != live and i not in protected]
     for build_id in doomed:
         shutil.rmtree(releases / str(build_id), ignore_errors=True)

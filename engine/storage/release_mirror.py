@@ -37,6 +37,8 @@ from engine.deploys.releases import (
     RELEASES,
     go_live,
     go_live_preview,
+    live_build_id,
+    preview_build_ids,
     release_dir,
     remove_preview,
 )
@@ -143,24 +145,50 @@ class ReleaseMirror:
                      pruned: list[int] | tuple[int, ...] = ()) -> None:
         lock = self._locks.setdefault(project_id, asyncio.Lock())
         async with lock:
-            if found is None:
-                await self._remove_project(project_id)
-                return
-            await self._place_project(project_id, found.name)
-            self._wanted[project_id] = found.builds
-            for build_id in pruned:
-                if build_id not in found.builds:
-                    await self._drop(project_id, build_id)
-            ready = {b for b in found.builds if await self._ensure(project_id, found.name, b)}
-            await self._run(self._point, found, ready)
+            try:
+                await self._apply_locked(project_id, found, pruned)
+            except OSError as exc:  # this disk's trouble: the pointers are right, and the
+                # next notice or pass tries again (a deployer's pointer stays committed)
+                log.error("project %s: the release cache could not follow its pointers: %s",
+                          project_id, exc)
+
+    async def _apply_locked(self, project_id: int, found: Pointers | None,
+                            pruned: list[int] | tuple[int, ...]) -> None:
+        if found is None:
+            await self._remove_project(project_id)
+            return
+        await self._place_project(project_id, found.name)
+        # What the links point at now is kept while the new releases are fetched, and after
+        # if one could not be: the links stay on it.
+        self._wanted[project_id] = self._wanted.get(project_id, set()) | found.builds
+        for build_id in pruned:
+            if build_id not in found.builds:
+                await self._drop(project_id, build_id)
+        ready = {b for b in found.builds if await self._ensure(project_id, found.name, b)}
+        linked = await self._run(self._point, found, ready)
+        self._wanted[project_id] = found.builds | linked
 
     async def _place_project(self, project_id: int, name: str) -> None:
+        # Names are unique in the database: another project still known here by this name was
+        # deleted or renamed in a notice this process missed. Its directory is not this one's
+        # (none of its releases is ever served under this name), and it is forgotten, so its
+        # own removal or rename later leaves this project's directory be.
+        for other in [p for p, known in self._names.items() if known == name and p != project_id]:
+            self._forget(other)
         await self._run(_place_site, self.cache, self._names.get(project_id), name, project_id)
         self._names[project_id] = name
 
-    def _point(self, found: Pointers, ready: set[int]) -> None:
+    def _forget(self, project_id: int) -> str | None:
+        """Forget what this process knew of a project's cache; returns its name here."""
+        self._wanted.pop(project_id, None)
+        for key in [key for key in self._sizes if key[0] == project_id]:
+            del self._sizes[key]
+        return self._names.pop(project_id, None)
+
+    def _point(self, found: Pointers, ready: set[int]) -> set[int]:
         """Swap the local links to what the database says, for the releases that are here
-        (one that could not be fetched keeps serving what it served)."""
+        (one that could not be fetched keeps serving what it served); returns the builds the
+        links point at afterwards."""
         site = site_dir(self.cache, found.name)
         if found.live is None:
             (site / CURRENT).unlink(missing_ok=True)
@@ -174,12 +202,11 @@ class ReleaseMirror:
             for link in previews.iterdir():
                 if not link.name.startswith(".") and link.name not in found.previews:
                     remove_preview(self.cache, found.name, link.name)
+        live = live_build_id(self.cache, found.name)
+        return preview_build_ids(site) | ({live} if live is not None else set())
 
     async def _remove_project(self, project_id: int) -> None:
-        name = self._names.pop(project_id, None)
-        self._wanted.pop(project_id, None)
-        for key in [key for key in self._sizes if key[0] == project_id]:
-            del self._sizes[key]
+        name = self._forget(project_id)
         if name is not None:
             await self._run(_remove_site, self.cache, name, project_id)
 

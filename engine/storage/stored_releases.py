@@ -26,6 +26,7 @@ from engine.deploys.releases import precompress, release_dir
 from engine.errors import Unavailable
 from engine.storage.release_mirror import ReleaseMirror
 from engine.storage.s3_releases import S3Releases, StoreError
+from sql.deployments import lock_project
 from sql.notices import NoticeListener
 from sql.releases import announce_change, builds_in_use
 
@@ -80,14 +81,16 @@ class StoredReleases:
     async def prune(self, project_id: int, keep: int, publishing: set[int]) -> list[int]:
         """Delete the stored releases beyond the newest `keep`, never one that is live,
         previewed, still building anywhere, or being published here."""
-        async with self.pool.connection() as conn:
+        # Under the project's lock, which a rollback holds from asking whether its release is
+        # stored until it is live: what it makes live is spared, or it finds it gone.
+        async with self.pool.connection() as conn, conn.transaction():
+            await lock_project(conn, project_id)
             spared = await builds_in_use(conn, project_id) | publishing
-        stored = sorted(await _run(self.s3.build_ids, project_id), reverse=True)
-        doomed = [build_id for build_id in stored[keep:] if build_id not in spared]
-        for build_id in doomed:
-            await _run(self.s3.delete, project_id, build_id)
-        if doomed:
-            async with self.pool.connection() as conn:
+            stored = sorted(await _run(self.s3.build_ids, project_id), reverse=True)
+            doomed = [build_id for build_id in stored[keep:] if build_id not in spared]
+            for build_id in doomed:
+                await _run(self.s3.delete, project_id, build_id)
+            if doomed:
                 await announce_change(conn, project_id, doomed)
         return doomed
 

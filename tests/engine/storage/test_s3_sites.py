@@ -12,6 +12,10 @@ from dataclasses import replace
 
 import pytest
 
+from engine.errors import Conflict
+from engine.sites.site_files import SiteFiles
+from engine.storage.release_mirror import ReleaseMirror
+from engine.storage.s3_releases import S3Releases
 from tests.support.accounts import sign_in_local_admin
 from tests.support.app import close_app, open_app
 from tests.support.archives import site_archive
@@ -214,3 +218,113 @@ async def test_an_unreachable_store_fails_the_deploy_clearly_and_the_live_site_s
         web.api.close()
         await close_app(running)
         private.stop()
+
+
+def _mirror(web: Web, s3_config, cache, max_bytes: int = 1024**3) -> ReleaseMirror:
+    """A web process's mirror of its own (a cache directory, no notices: it follows only
+    what it is asked to refresh, as a process that missed notices in an outage does)."""
+    store = S3Releases(s3_config.storage, s3_config.s3_endpoint)
+    return ReleaseMirror(web.running.app.db.pool, store, cache, max_bytes)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_release_that_cannot_be_fetched_never_costs_the_one_still_served(
+        webs, s3_server, s3_config, tmp_path):
+    a = await webs("a")
+    headers, project = await _project(a)
+    await _upload(a, headers, project, {"index.html": "one"})
+    cache = tmp_path / "cache"
+    mirror = _mirror(a, s3_config, cache, max_bytes=1)  # room for what hosts point at only
+    await mirror.start()
+    assert (cache / "site/current/index.html").read_text() == "one"
+    second = await _upload(a, headers, project, {"index.html": "two"})
+    # The store cannot give the new release (lost, or failing): the old one keeps serving.
+    bucket = s3_config.storage.split("/")[2]
+    s3_server.client().delete_object(
+        Bucket=bucket, Key=f"releases/{project['id']}/{second['build']['id']}/manifest.json")
+    await mirror.refresh(project["id"])
+    assert (cache / "site/current/index.html").read_text() == "one"
+    await mirror.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_new_project_with_a_deleted_ones_name_never_serves_the_old_releases(
+        webs, s3_config, tmp_path):
+    a = await webs("a")
+    headers, old = await _project(a)
+    old_build = (await _upload(a, headers, old, {"index.html": "old owner"}))["build"]["id"]
+    cache = tmp_path / "cache"
+    mirror = _mirror(a, s3_config, cache)
+    await mirror.start()
+    assert (cache / f"site/releases/{old_build}/index.html").is_file()
+
+    # The deletion's notice is missed (a database outage); the new project's arrives first.
+    deleted = await a.api.request("DELETE", f"/api/projects/{old['id']}", headers=headers)
+    assert deleted.status == 204, deleted.body
+    answer = await a.api.post("/api/projects", headers=headers, json_body={"name": "site"})
+    assert answer.status == 201, answer.body
+    new = answer.json()
+    await _upload(a, headers, new, {"index.html": "new owner"})
+    await mirror.refresh(new["id"])
+    assert (cache / "site/current/index.html").read_text() == "new owner"
+    assert SiteFiles(cache).site(f"{old_build}--site") is None
+    await mirror.refresh_all()  # and the old project's later removal leaves the new one be
+    assert (cache / "site/current/index.html").read_text() == "new owner"
+    await mirror.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_local_cache_fault_after_a_preview_went_live_never_deletes_its_release(
+        webs, s3_server, s3_config):
+    a, b = await webs("a"), await webs("b")
+    headers, project = await _project(a)
+    await _upload(a, headers, project, {"index.html": "production"})
+    (a.sites / "site/previews").write_text("")  # a's cache cannot hold preview links
+    answer = await a.api.post(f"/api/projects/{project['id']}/deployments?preview=feature-x",
+                              body=site_archive({"index.html": "preview"}),
+                              headers={**headers, **GZIP})
+    # The preview is live (its row committed): the other web serves it, from the store.
+    await b.settles("git-feature-x--site.localhost", (200, b"preview"))
+    assert answer.status == 201, answer.body
+    assert len(_bucket_builds(s3_server, s3_config, project["id"])) == 2
+    # a's own fault is logged, and its periodic pass keeps running past it.
+    (a.sites / "site/previews").unlink()
+    await a.running.app.mirror.refresh_all()
+    assert await a.page("git-feature-x--site.localhost") == (200, b"preview")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_rollback_and_a_pruning_at_once_never_leave_a_live_release_unstored(
+        webs, s3_server, s3_config):
+    a = await webs("a")
+    headers, project = await _project(a)
+    app = a.running.app
+    owner = (await a.api.get("/api/me", headers=headers)).json()
+    for attempt in range(5):
+        old = await _upload(a, headers, project, {"index.html": f"old {attempt}"})
+        await _upload(a, headers, project, {"index.html": f"new {attempt}"})
+        await app.deployer.idle()
+        # Another process prunes (keeping one release) just as the old one is rolled back to.
+        rolled, _ = await asyncio.gather(
+            app.deployer.rollback(owner["id"], old["deployment"]["id"]),
+            app.stored.prune(project["id"], 1, set()), return_exceptions=True)
+        stored = _bucket_builds(s3_server, s3_config, project["id"])
+        if isinstance(rolled, Conflict):  # pruning went first: the rollback says so
+            assert old["build"]["id"] not in stored
+        else:
+            assert rolled[0] == "deployment"
+            assert old["build"]["id"] in stored, f"attempt {attempt}: live but pruned"
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_locked_build_host_is_not_fetched_for_a_visitor_without_the_password(webs):
+    a = await webs("a")
+    headers, project = await _project(a)
+    builds = [(await _upload(a, headers, project, {"index.html": f"v{n}"}))["build"]["id"]
+              for n in (1, 2)]
+    locked = await a.api.request("PATCH", f"/api/projects/{project['id']}", headers=headers,
+                                 json_body={"preview_password": "correct horse"})
+    assert locked.status == 200, locked.body
+    late = await webs("late")
+    assert (await late.page(f"{builds[0]}--site.localhost"))[0] == 401
+    assert late.cached("site") == [str(builds[1])]  # nothing fetched for the locked door
