@@ -29,6 +29,7 @@ from engine.deploys.releases import (
     go_live_preview,
     live_build_id,
     precompress,
+    preview_build_ids,
     prune_releases,
     publish_release,
     release_dir,
@@ -36,7 +37,7 @@ from engine.deploys.releases import (
 )
 from engine.errors import Conflict, NotFound
 from engine.events import EventEmitter
-from engine.sites.site_paths import site_url
+from engine.sites.site_paths import site_dir, site_url
 from sql.deployments import get_deployment, lock_project, make_live_again, record_live
 from sql.releases import announce_change, set_preview
 from sql.releases import remove_preview as forget_preview
@@ -113,7 +114,8 @@ class Deployer:
             # already made live stays: the site keeps working.)
             if self.store is not None:
                 await self.store.discard(project_id, name, build_id)
-            elif live_build_id(sites, name) != build_id:
+            elif (live_build_id(sites, name) != build_id
+                  and build_id not in preview_build_ids(site_dir(sites, name))):
                 await loop.run_in_executor(None, shutil.rmtree, release, True)
             raise
         # Live from here on: what follows (this process's cache, housekeeping) never undoes it.
@@ -141,9 +143,9 @@ class Deployer:
             await set_preview(conn, project_id, slug, job["id"])
             if self.store is not None:
                 await announce_change(conn, project_id)
-            else:
-                await asyncio.get_running_loop().run_in_executor(
-                    None, go_live_preview, self.config.deployments_dir, name, slug, job["id"])
+        if self.store is None:  # the link once the row is committed: it serves at once
+            await asyncio.get_running_loop().run_in_executor(
+                None, go_live_preview, self.config.deployments_dir, name, slug, job["id"])
 
     async def _preview_live(self, job: dict[str, Any], release: Path) -> dict[str, Any]:
         """After the preview's pointer committed (what fails now never undoes it)."""

@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import time
 from collections import OrderedDict
@@ -214,7 +215,7 @@ class ReleaseMirror:
         name = self._names.get(project_id)
         self._sizes.pop((project_id, build_id), None)
         if name is not None:
-            await self._run(shutil.rmtree, release_dir(self.cache, name, build_id), True)
+            await self._run(_delete_release, release_dir(self.cache, name, build_id))
 
     # Fetching
 
@@ -375,6 +376,18 @@ def _marked(site: Path, project_id: int) -> bool | None:
         return int((site / PROJECT_ID_FILE).read_text()) == project_id
     except (OSError, ValueError):
         return None
+
+
+def _delete_release(release: Path) -> None:
+    """Set the release aside in one rename, then delete it: a fetch of the same release at
+    that moment finds it gone, never half deleted (what a crash leaves, the next start
+    sweeps as a cut-short fetch)."""
+    aside = release.with_name(f".fetch-evicted-{release.name}-{secrets.token_hex(4)}")
+    try:
+        release.rename(aside)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _tree_size(path: Path) -> int:

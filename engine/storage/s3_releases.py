@@ -32,6 +32,9 @@ TRANSFER_THREADS = 8
 # Files up to this size go in one PUT or GET; larger ones through boto3's transfer manager
 # (multipart, streamed from and to disk).
 SINGLE_REQUEST_BYTES = 8 * 1024 * 1024
+# 200,000 entries of long paths fit well within this; a store that was tampered with cannot
+# make a web process read more than this into memory.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _MISSING = ("404", "NoSuchKey", "NotFound")
 
 StoreError = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
@@ -128,11 +131,14 @@ class S3Releases:
         store has no such release. Raises BadManifest for a release that cannot be trusted."""
         try:
             manifest = self.client.get_object(
-                Bucket=self.bucket, Key=self._key(project_id, build_id, MANIFEST))["Body"].read()
+                Bucket=self.bucket, Key=self._key(project_id, build_id, MANIFEST)
+            )["Body"].read(MAX_MANIFEST_BYTES + 1)
         except botocore.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING:
                 return None
             raise
+        if len(manifest) > MAX_MANIFEST_BYTES:
+            raise BadManifest(f"the manifest is larger than {MAX_MANIFEST_BYTES} bytes")
         entries = decode(manifest)
         staging = target.with_name(f".fetch-{target.name}-{secrets.token_hex(4)}")
         staging.mkdir(parents=True)
