@@ -126,9 +126,11 @@ class SiteServer(tornado.routing.Router):
             request.connection.close()
 
     def _reply(self, request: tornado.httputil.HTTPServerRequest, label: str) -> _Reply:
-        if self.lock is None or self.lock.protected(label) is None:
+        lock = self.lock
+        protected = lock.protected(label) if lock is not None else None
+        if lock is None or protected is None:
             return self._site_reply(request, label)
-        if not self.admits(request, label):
+        if not lock.admits(request, protected):
             return _locked(request)
         return _private(self._site_reply(request, label))
 

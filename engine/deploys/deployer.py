@@ -14,6 +14,7 @@ process in the same transaction, and pruning deletes stored releases.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import shutil
 import threading
@@ -131,7 +132,7 @@ class Deployer:
         """After a pointer changed: this process serves it now; housekeeping follows."""
         if self.store is not None:
             await self.store.changed(project_id, name, build_id)
-            self._later_async(self._prune_stored(project_id))
+            self._later(self._prune_stored, project_id)
         else:
             self._later(self._prune, name)
             self._later(precompress, release)
@@ -231,26 +232,19 @@ class Deployer:
             "url": deployment["url"]})
 
     def _later(self, work: Callable[..., Any], *args: Any) -> None:
-        """Housekeeping after going live: logged if it fails, never failing the deploy."""
-        future = asyncio.get_running_loop().run_in_executor(None, work, *args)
-        self._background.add(future)
-
-        def done(finished: asyncio.Future[Any]) -> None:
-            self._background.discard(finished)
-            if finished.exception() is not None:
-                log.error("%s failed: %s", work.__name__, finished.exception())
-
-        future.add_done_callback(done)
-
-    def _later_async(self, work: Awaitable[Any]) -> None:
-        """The same for housekeeping that needs the event loop (the database, the store)."""
-        future = asyncio.ensure_future(work)
+        """Housekeeping after going live, logged if it fails, never failing the deploy:
+        blocking work on a thread, a coroutine function (the database, the store) on the
+        loop."""
+        if inspect.iscoroutinefunction(work):
+            future = asyncio.ensure_future(work(*args))
+        else:
+            future = asyncio.ensure_future(asyncio.to_thread(work, *args))
         self._background.add(future)
 
         def done(finished: asyncio.Future[Any]) -> None:
             self._background.discard(finished)
             if not finished.cancelled() and finished.exception() is not None:
-                log.error("pruning stored releases failed: %s", finished.exception())
+                log.error("%s failed: %s", work.__name__, finished.exception())
 
         future.add_done_callback(done)
 

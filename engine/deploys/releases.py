@@ -146,16 +146,21 @@ def remove_preview(deployments_dir: Path, project: str, slug: str) -> bool:
     return True
 
 
-def preview_build_ids(site: Path) -> set[int]:
-    """The builds the site's branch previews point at."""
+def preview_targets(site: Path) -> dict[str, int]:
+    """link name → the build each branch preview link points at."""
     previews = site / PREVIEWS
-    ids = set()
+    targets = {}
     if previews.is_dir():
         for link in previews.iterdir():
             name = Path(os.readlink(link)).name if link.is_symlink() else ""
-            if name.isdigit():
-                ids.add(int(name))
-    return ids
+            if name.isdigit():  # a swap's temporary link too: it is about to show
+                targets[link.name] = int(name)
+    return targets
+
+
+def preview_build_ids(site: Path) -> set[int]:
+    """The builds the site's branch previews point at."""
+    return set(preview_targets(site).values())
 
 
 def prune_releases(deployments_dir: Path, project: str, keep: int,

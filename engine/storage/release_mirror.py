@@ -26,7 +26,7 @@ import secrets
 import shutil
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from engine.deploys.releases import (
     go_live_preview,
     live_build_id,
     preview_build_ids,
+    preview_targets,
     release_dir,
     remove_preview,
 )
@@ -73,14 +74,13 @@ class ReleaseMirror:
         self._unknown: dict[str, float] = {}
         self._settling: dict[str, asyncio.Task[Any]] = {}  # project name → its refresh
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._run = _executor
 
     # Start, notices, the periodic pass
 
     async def start(self) -> None:
         """Take stock of the cache on disk, follow notices, and bring every project up to
         date once before serving."""
-        await self._run(self._scan_cache)
+        await asyncio.to_thread(self._scan_cache)
         if self.notices is not None:
             self.notices.subscribe(RELEASES_CHANGED, self._on_notice,
                                    on_reconnect=lambda: self._spawn(self.refresh_all()))
@@ -166,7 +166,7 @@ class ReleaseMirror:
             if build_id not in found.builds:
                 await self._drop(project_id, build_id)
         ready = {b for b in found.builds if await self._ensure(project_id, found.name, b)}
-        linked = await self._run(self._point, found, ready)
+        linked = await asyncio.to_thread(self._point, found, ready)
         self._wanted[project_id] = found.builds | linked
 
     async def _place_project(self, project_id: int, name: str) -> None:
@@ -176,7 +176,8 @@ class ReleaseMirror:
         # own removal or rename later leaves this project's directory be.
         for other in [p for p, known in self._names.items() if known == name and p != project_id]:
             self._forget(other)
-        await self._run(_place_site, self.cache, self._names.get(project_id), name, project_id)
+        await asyncio.to_thread(_place_site, self.cache, self._names.get(project_id), name,
+                                project_id)
         self._names[project_id] = name
 
     def _forget(self, project_id: int) -> str | None:
@@ -193,10 +194,11 @@ class ReleaseMirror:
         site = site_dir(self.cache, found.name)
         if found.live is None:
             (site / CURRENT).unlink(missing_ok=True)
-        elif found.live in ready:
+        elif found.live in ready and live_build_id(self.cache, found.name) != found.live:
             go_live(self.cache, found.name, found.live)
+        shown = preview_targets(site)
         for slug, build_id in found.previews.items():
-            if build_id in ready:
+            if build_id in ready and shown.get(slug) != build_id:
                 go_live_preview(self.cache, found.name, slug, build_id)
         previews = site / PREVIEWS
         if previews.is_dir():
@@ -209,13 +211,13 @@ class ReleaseMirror:
     async def _remove_project(self, project_id: int) -> None:
         name = self._forget(project_id)
         if name is not None:
-            await self._run(_remove_site, self.cache, name, project_id)
+            await asyncio.to_thread(_remove_site, self.cache, name, project_id)
 
     async def _drop(self, project_id: int, build_id: int) -> None:
         name = self._names.get(project_id)
         self._sizes.pop((project_id, build_id), None)
         if name is not None:
-            await self._run(_delete_release, release_dir(self.cache, name, build_id))
+            await asyncio.to_thread(_delete_release, release_dir(self.cache, name, build_id))
 
     # Fetching
 
@@ -238,9 +240,9 @@ class ReleaseMirror:
         started = time.monotonic()
         try:
             if target.is_dir():  # published by this very process, or found at start
-                size = await self._run(_tree_size, target)
+                size = await asyncio.to_thread(_tree_size, target)
             else:
-                size = await self._run(self.store.fetch, project_id, build_id, target)
+                size = await asyncio.to_thread(self.store.fetch, project_id, build_id, target)
                 if size is None:
                     log.warning("project %s: build %s has no release in storage", name,
                                 build_id)
@@ -397,7 +399,3 @@ def _tree_size(path: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_size
     return total
-
-
-async def _executor(work: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(None, work, *args)

@@ -15,9 +15,7 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -43,13 +41,13 @@ class StoredReleases:
         what is stored never changes afterwards). Raises OSError when the store fails, as a
         full disk would with file storage: the build fails, the live release stays."""
         started = time.monotonic()
-        await _run(precompress, release)
+        await asyncio.to_thread(precompress, release)
         try:
-            size = await _run(self.s3.upload, project_id, build_id, release)
+            size = await asyncio.to_thread(self.s3.upload, project_id, build_id, release)
         except StoreError as exc:
             log.error("release %s could not be uploaded: %s", build_id, exc)
             with contextlib.suppress(*StoreError):  # what did arrive is no release (no manifest)
-                await _run(self.s3.delete, project_id, build_id)
+                await asyncio.to_thread(self.s3.delete, project_id, build_id)
             raise OSError(f"the release could not be uploaded to {self.s3.where}: "
                           f"{_reason(exc)}") from None
         log.info("release %s uploaded (%s bytes) in %.2f s", build_id, size,
@@ -58,16 +56,16 @@ class StoredReleases:
     async def exists(self, project_id: int, build_id: int) -> bool:
         """Whether the release is stored; raises Unavailable (503) when the store fails."""
         try:
-            return await _run(self.s3.exists, project_id, build_id)
+            return await asyncio.to_thread(self.s3.exists, project_id, build_id)
         except StoreError as exc:
             raise Unavailable(f"the release storage ({self.s3.where}) did not answer: "
                               f"{_reason(exc)}; nothing was changed") from None
 
     async def discard(self, project_id: int, name: str, build_id: int) -> None:
         """A release that never went live (its project was deleted, the database went away)."""
-        await _run(shutil.rmtree, release_dir(self.local, name, build_id), True)
+        await asyncio.to_thread(shutil.rmtree, release_dir(self.local, name, build_id), True)
         try:
-            await _run(self.s3.delete, project_id, build_id)
+            await asyncio.to_thread(self.s3.delete, project_id, build_id)
         except StoreError as exc:  # never live, so never served: only bytes are left
             log.error("release %s was not live and could not be deleted: %s", build_id, exc)
 
@@ -76,7 +74,7 @@ class StoredReleases:
         if self.mirror is not None:
             await self.mirror.refresh(project_id)
         elif build_id is not None:
-            await _run(shutil.rmtree, release_dir(self.local, name, build_id), True)
+            await asyncio.to_thread(shutil.rmtree, release_dir(self.local, name, build_id), True)
 
     async def prune(self, project_id: int, keep: int, publishing: set[int]) -> list[int]:
         """Delete the stored releases beyond the newest `keep`, never one that is live,
@@ -86,10 +84,10 @@ class StoredReleases:
         async with self.pool.connection() as conn, conn.transaction():
             await lock_project(conn, project_id)
             spared = await builds_in_use(conn, project_id) | publishing
-            stored = sorted(await _run(self.s3.build_ids, project_id), reverse=True)
+            stored = sorted(await asyncio.to_thread(self.s3.build_ids, project_id), reverse=True)
             doomed = [build_id for build_id in stored[keep:] if build_id not in spared]
             for build_id in doomed:
-                await _run(self.s3.delete, project_id, build_id)
+                await asyncio.to_thread(self.s3.delete, project_id, build_id)
             if doomed:
                 await announce_change(conn, project_id, doomed)
         return doomed
@@ -106,7 +104,7 @@ class StoredReleases:
         async with self.pool.connection() as conn:
             await announce_change(conn, project_id)
         try:
-            await _run(self.s3.delete_project, project_id)
+            await asyncio.to_thread(self.s3.delete_project, project_id)
         except StoreError as exc:  # the project is gone: what is left is only bytes
             log.error("project %s was deleted but its releases were left in storage: %s",
                       project_id, exc)
@@ -116,10 +114,6 @@ def _reason(exc: BaseException) -> str:
     """A store error in one line, for a build log or an API answer (never a credential:
     botocore's messages name the endpoint, bucket and key at most)."""
     return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-
-
-async def _run(work: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(None, work, *args)
 
 
 def release_storage(config: Config, pool: AsyncConnectionPool, notices: NoticeListener
