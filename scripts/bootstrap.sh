@@ -66,7 +66,7 @@ bootstrap_venv() {
     "$SLIPWAY_VENV/bin/python" -W ignore -c "import tornado, psycopg, pgserver, docker, socketio, acme, dns.asyncresolver" || {
       say "dependency installation failed (see pip's messages above)"; return 1; }
     if [ "$extra" = test ]; then
-      "$SLIPWAY_VENV/bin/python" -W ignore -c "import pytest, pytest_tornado, aiohttp" || {
+      "$SLIPWAY_VENV/bin/python" -W ignore -c "import pytest, pytest_tornado, pytest_timeout, aiohttp" || {
         say "test dependency installation failed"; return 1; }
     fi
     touch "$stamp"

@@ -48,6 +48,7 @@ from engine.containers.images import (
     ImageUnavailable,
     copy_archive,
     ensure_image,
+    remove_image,
 )
 from engine.containers.sandbox import (
     Guard,
@@ -220,12 +221,11 @@ class ImageBuilder:
             return replace(state, image=cached, key=key, committed=True)
         step = Step(image=state.image, argv=argv, working_dir=state.workdir,
                     environment=state.env, user=state.user)
-        committed: list[str] = []
         try:
             result = run_step(self.client, step, limits=self.limits, guard=self.guard,
                               output=self.output, streams=("build_stdout", "build_stderr"),
-                              labels=self.labels,
-                              keep=lambda c: committed.append(self._commit(c, state, key)))
+                              labels=self.labels, keep=lambda c: self._commit(c, state, key),
+                              discard=self._discard)
         except StepNotStarted as exc:
             raise self._fail(instruction, f"{_shown(instruction)} could not start: {exc}") \
                 from None
@@ -235,7 +235,7 @@ class ImageBuilder:
         if result.exit_code != 0:
             raise ImageBuildFailed(f"line {instruction.line}: {_shown(instruction)} exited with "
                                    f"code {result.exit_code}", exit_code=result.exit_code)
-        return replace(state, image=committed[0], key=key, committed=True)
+        return replace(state, image=result.kept, key=key, committed=True)
 
     def _copy(self, state: _State, instruction: Instruction,
               variables: dict[str, str]) -> _State:
@@ -260,7 +260,8 @@ class ImageBuilder:
             archive.seek(0)
             with self._idle_container(state) as container:
                 guarded(self.guard, lambda: container.put_archive("/", archive))
-                image = guarded(self.guard, lambda: self._commit(container, state, key))
+                image = guarded(self.guard, lambda: self._commit(container, state, key),
+                                self._discard)
         return replace(state, image=image, key=key, committed=True)
 
     def _pack(self, archive: Any, state: _State, instruction: Instruction,
@@ -385,7 +386,8 @@ class ImageBuilder:
         image = self._cached(key)
         if not image:
             with self._idle_container(state) as container:
-                image = guarded(self.guard, lambda: self._commit(container, state, key))
+                image = guarded(self.guard, lambda: self._commit(container, state, key),
+                                self._discard)
         finished = replace(state, image=image, key=key, committed=True)
         self._stages[state.stage] = finished
         return finished
@@ -398,6 +400,10 @@ class ImageBuilder:
                 "Entrypoint": state.entrypoint,
                 "Labels": {**self.labels, STEP_LABEL: self._seal(key)}}
         return container.commit(conf=conf).id
+
+    def _discard(self, image: str) -> None:
+        """An image the engine committed after the build stopped waiting for it."""
+        remove_image(self.client, image)
 
     def _cached(self, key: str) -> str | None:
         """The image this step made in an earlier build of the same project (never another

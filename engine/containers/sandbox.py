@@ -11,6 +11,7 @@ silent step (`sleep 150`) stops on time too. The container is removed in every c
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID",
 # a loop must not fill the host's disk before it is stopped.
 STEP_LOG = LogConfig(type=LogConfig.types.JSON, config={"max-size": "10m", "max-file": "1"})
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Output = Callable[[str, bytes], None]  # (stream, chunk): "build_stdout", "run_stderr", ...
 
@@ -79,15 +81,17 @@ class Step:
 class StepResult:
     exit_code: int
     out_of_memory: bool = False
-    container: Any = None  # the stopped container, when the caller keeps it (to commit it)
+    kept: Any = None  # what `keep` returned (the commit's image), when it was called
 
 
 def run_step(client: docker.DockerClient, step: Step, *, limits: Limits, guard: Guard,
              output: Output, streams: tuple[str, str], labels: dict[str, str],
-             keep: Callable[[Any], None] | None = None) -> StepResult:
+             keep: Callable[[Any], T] | None = None,
+             discard: Callable[[T], None] | None = None) -> StepResult:
     """Run `step` to its end; raises Stopped when the guard fired. `streams` names the output
     of stdout and stderr. With `keep`, it is called with the stopped container (to commit it)
-    before the container is removed."""
+    before the container is removed, and what it returns is the result's `kept`; `discard` is
+    given that if the guard fired while `keep` ran (see `guarded`)."""
     try:
         container = client.containers.create(
             step.image, step.argv[1:], entrypoint=step.argv[:1], working_dir=step.working_dir,
@@ -124,7 +128,7 @@ def run_step(client: docker.DockerClient, step: Step, *, limits: Limits, guard: 
         result = StepResult(exit_code=int(status.get("StatusCode", -1)),
                             out_of_memory=bool(container.attrs["State"].get("OOMKilled")))
         if keep is not None and result.exit_code == 0:
-            guarded(guard, lambda: keep(container))
+            result.kept = guarded(guard, lambda: keep(container), discard)
         return result
     except Stopped:
         stopped = True
@@ -137,28 +141,50 @@ def run_step(client: docker.DockerClient, step: Step, *, limits: Limits, guard: 
             _remove(container)
 
 
-def guarded(guard: Guard, work: Callable[[], T]) -> T:
+def guarded(guard: Guard, work: Callable[[], T],
+            discard: Callable[[T], None] | None = None) -> T:
     """Blocking work on the engine (a commit, a copy) that the build's deadline and cancel
-    still bound: it runs in a thread, and Stopped is raised when the guard fires first (the
-    engine finishes the work on its own, and housekeeping removes what it leaves)."""
+    still bound: it runs in a thread, and Stopped is raised when the guard fires first.
+
+    The engine then finishes the work on its own. `discard` is given what the work made once it
+    does (a commit's image: a hostile step can make it gigabytes, and each push another), since
+    nobody else will ever remove it while this instance runs."""
     outcome: list[Any] = []
+    abandoned = threading.Event()
+    settled = threading.Lock()
 
     def run() -> None:
         try:
-            outcome.append((True, work()))
+            value = work()
         except BaseException as exc:  # handed to the waiting thread
             outcome.append((False, exc))
+            return
+        with settled:
+            outcome.append((True, value))
+            late = abandoned.is_set()
+        if late and discard is not None:
+            _discard_quietly(discard, value)
 
     worker = threading.Thread(target=run, name="slipway-engine-work", daemon=True)
     worker.start()
     while worker.is_alive():
         worker.join(0.1)
         if guard.expired():
-            raise Stopped()
+            with settled:
+                if not outcome:
+                    abandoned.set()
+                    raise Stopped()
     succeeded, value = outcome[0]
     if not succeeded:
         raise value
     return value
+
+
+def _discard_quietly(discard: Callable[[T], None], value: T) -> None:
+    try:
+        discard(value)
+    except Exception:  # the engine went away: the next start's sweep removes it
+        log.warning("could not remove what an abandoned engine call made", exc_info=True)
 
 
 def _put_archive(client: docker.DockerClient, container_id: str, archive: Path) -> None:

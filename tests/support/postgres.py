@@ -10,9 +10,14 @@ migrating again, and no test ever sees another test's rows.
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import re
+import secrets
 import shutil
+import signal
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from sql.database import migrate
-from sql.embedded import EmbeddedPostgres
+from sql.embedded import EmbeddedPostgres, process_exists
 
 
 class TestPostgres:
@@ -32,15 +37,19 @@ class TestPostgres:
 
     def __init__(self, run_sync: Callable[[Callable[[], Awaitable[Any]]], Any]) -> None:
         """`run_sync` runs a coroutine on the session's IOLoop (never a loop of its own)."""
-        self._prefix = f"slipway_test_{os.getpid()}"
+        # The pid says whose databases they are (for drop_abandoned_databases); the random part
+        # keeps a later run that happens to get the same pid clear of anything left behind.
+        self._prefix = f"{_DATABASE_PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
         self._counter = itertools.count(1)
         self._embedded: EmbeddedPostgres | None = None
         self._tmp: Path | None = None
         external = os.environ.get("SLIPWAY_TEST_DATABASE_URL")
         if external:
             self.admin_url = external
+            drop_abandoned_databases(external)
         else:
-            self._tmp = Path(tempfile.mkdtemp(prefix="slipway-test-pg-", dir=_memory_backed_dir()))
+            remove_abandoned_servers(Path(_memory_backed_dir() or tempfile.gettempdir()))
+            self._tmp = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=_memory_backed_dir()))
             self._tmp.chmod(0o755)  # postgres runs as another OS user when the suite is root
             self._embedded = EmbeddedPostgres(self._tmp / "pg")
             self.admin_url = self._embedded.uri
@@ -97,6 +106,81 @@ class TestPostgres:
             query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(query)
+
+
+_PREFIX = "slipway-test-pg-"
+_DATABASE_PREFIX = "slipway_test_"
+
+
+def drop_abandoned_databases(admin_url: str) -> list[str]:
+    """Drop the databases that runs killed before their finalizers left on a shared server (each
+    a copy of the template, several MB on the server's disk): those named for a process of this
+    machine that is gone, and that nobody is connected to. Returns the names dropped."""
+    dropped = []
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        names = [name for (name,) in conn.execute(
+            "SELECT d.datname FROM pg_database d WHERE starts_with(d.datname, %s) AND NOT EXISTS"
+            " (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
+            (_DATABASE_PREFIX,))]
+        for name in names:
+            owner = re.match(re.escape(_DATABASE_PREFIX) + r"(\d+)_", name)
+            if owner is None or process_exists(int(owner.group(1))):
+                continue
+            try:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            except psycopg.errors.ObjectInUse:
+                continue  # somebody connected after all: not abandoned
+            dropped.append(name)
+    return dropped
+
+
+def remove_abandoned_servers(parent: Path, *, settle: float = 600) -> list[Path]:
+    """Stop and delete the embedded servers of earlier runs that were killed before their
+    finalizers ran (SIGKILL, an out-of-memory kill, a lost terminal).
+
+    Their data directories live in /dev/shm, which is memory: each costs tens of MB that nothing
+    gives back until the machine restarts, and its orphaned postmaster keeps running. A
+    directory is abandoned when no process pgserver recorded as its user is alive; one younger
+    than `settle` seconds is left alone (a run starting now may not have recorded itself yet).
+    Returns the directories removed."""
+    removed = []
+    for path in parent.glob(_PREFIX + "*"):
+        pgdata = path / "pg"
+        try:
+            if time.time() - path.stat().st_mtime < settle or _has_living_user(pgdata):
+                continue
+        except OSError:
+            continue
+        _stop_postmaster(pgdata)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _has_living_user(pgdata: Path) -> bool:
+    try:
+        pids = json.loads((pgdata / ".handle_pids.json").read_text())
+    except (OSError, ValueError):
+        pids = []
+    return any(isinstance(pid, int) and process_exists(pid) for pid in pids)
+
+
+def _stop_postmaster(pgdata: Path) -> None:
+    """PostgreSQL's immediate shutdown (SIGQUIT): the data is thrown away anyway."""
+    try:
+        first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+    except OSError:
+        return
+    if not first.isdigit():
+        return
+    pid = int(first)
+    try:
+        os.kill(pid, signal.SIGQUIT)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + 10
+    while process_exists(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _memory_backed_dir() -> str | None:

@@ -5,6 +5,7 @@ repositories, the real Docker engine (network none), the real API."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import threading
 import time
@@ -85,9 +86,9 @@ async def test_copy_from_a_huge_sparse_file_stays_within_the_memory_limit(
         f"(build memory 64 MiB): {build['status']} {build['error']}")
 
 
-@pytest.mark.gen_test(timeout=120)
+@pytest.mark.gen_test(timeout=300)
 async def test_committing_a_run_step_that_made_a_huge_sparse_file_is_stopped_by_the_timeout(
-        builds, tmp_path, busybox_image):
+        builds, tmp_path, busybox_image, docker_client):
     # `truncate` is instant and costs no memory; Docker's commit of the step then writes the
     # 1.5 GiB as a layer, after the step's container ended, with no deadline watching.
     session = await builds(build_timeout=4)
@@ -98,6 +99,38 @@ async def test_committing_a_run_step_that_made_a_huge_sparse_file_is_stopped_by_
     assert _ran_for(build) <= 4 + 5, (
         f"ran {_ran_for(build):.0f} s with a 4 s timeout: {build['status']} {build['error']}")
     assert build["error"] == "timed out after 4 s (SLIPWAY_BUILD_TIMEOUT)", build["error"]
+    # The engine finishes the commit after the build gave up on it; the 1.5 GiB image it makes
+    # is no use to anyone and must not stay on the host's disk (each hostile push would add one).
+    instance = session.running.app.config.instance
+    await _committed_by_the_engine(docker_client, instance, seconds=120)
+    left = await _images_left(docker_client, instance, seconds=30)
+    assert not left, f"the abandoned commit left {left} on the engine"
+
+
+async def _committed_by_the_engine(client, instance: str, seconds: float) -> None:
+    """Wait for Docker's commit event of a container of this instance (the step's)."""
+    def wait() -> bool:
+        since = int(time.time()) - 600
+        until = since + 600 + int(seconds)
+        events = client.events(since=since, until=until, decode=True, filters={
+            "type": "container", "event": "commit", "label": f"slipway.instance={instance}"})
+        try:
+            return any(True for _ in events)
+        finally:
+            events.close()
+    assert await asyncio.to_thread(wait), f"no commit ended within {seconds} s"
+
+
+async def _images_left(client, instance: str, seconds: float) -> list[str]:
+    """The instance's images that are still there after `seconds` (or once there are none)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        # The low-level list: the high-level one inspects each image, which may be gone by then.
+        left = [image["Id"] for image in await asyncio.to_thread(
+            client.api.images, all=True, filters={"label": f"slipway.instance={instance}"})]
+        if not left or time.monotonic() > deadline:
+            return left
+        await asyncio.sleep(0.5)
 
 
 # -- Inputs that crash the build instead of failing it with a reason ----------------------
