@@ -201,11 +201,12 @@ async def set_production_url(conn: AsyncConnection, project_id: int, url: str) -
 
 
 async def delete_project(conn: AsyncConnection, owner_id: int, project_id: int) -> bool:
-    """Delete a project and, by cascade, everything it owns; its custom domains' certificates
-    (keyed by host name, not by project) go with them."""
+    """Delete a project and, by cascade, everything it owns; the certificates of the custom
+    domains it held verified (keyed by host name, not by project) go with them."""
     cursor = await conn.execute(
         "WITH gone AS (DELETE FROM projects WHERE id = %s AND owner_id = %s RETURNING id), "
         "certificates_gone AS (DELETE FROM certificates WHERE hostname IN "
-        "(SELECT hostname FROM domains WHERE project_id IN (SELECT id FROM gone))) "
+        "(SELECT hostname FROM domains WHERE status = 'verified' "
+        "AND project_id IN (SELECT id FROM gone))) "
         "SELECT count(*) FROM gone", (project_id, owner_id))
     return (await cursor.fetchone())[0] == 1

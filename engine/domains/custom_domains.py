@@ -4,6 +4,8 @@ A domain is proved by a TXT record at `_slipway.<hostname>` holding its verifica
 (as Vercel and Netlify do), looked up when the user asks and, for domains still waiting,
 every CHECK_EVERY by `check_waiting`. Once verified it stays verified, serves the project's
 live release, and (HTTPS on) gets its certificate at once rather than at the first visit.
+Adding a name reserves nothing: several projects may wait on one, and the first to prove it
+holds it (the others' claims fail, saying so), so nobody can squat a name they do not control.
 
 What users see as `status` joins what verification found with the certificate:
 pending (no record yet), failed (a wrong record, or the certificate failed: `error` says),
@@ -72,8 +74,13 @@ class Domains:
         async with self.pool.connection() as conn, conn.transaction():
             await require_owned_project(conn, owner_id, project_id)
             target = await self._redirect_target(conn, project_id, host, redirect_to)
-            if not await create_domain(conn, project_id, host, token, target):
-                raise Conflict(f"{host} is already added to a project", field="hostname")
+            refused = await create_domain(conn, project_id, host, token, target)
+            if refused == "here":
+                raise Conflict(f"{host} is already one of this project's domains",
+                               field="hostname")
+            if refused:
+                raise Conflict(f"{host} is already in use: another project verified it",
+                               field="hostname")
             row = await get_domain(conn, project_id, host)
         log.info("domain %s added to project %d", host, project_id)
         return await self._checked(row)
@@ -171,7 +178,7 @@ class Domains:
         if row["status"] != "verified":
             status, error = await self._look_up(host, row["verification_token"])
             async with self.pool.connection() as conn:
-                await record_check(conn, row["id"], status, error)
+                status = await record_check(conn, row["id"], status, error)
                 row = await get_domain(conn, row["project_id"], host) or row
             if status == "verified":
                 log.info("domain %s verified", host)

@@ -64,7 +64,8 @@ async def test_a_domain_is_added_pending_with_its_records_checked_into_active_an
     # The server's refusal is shown next to the form.
     await page.get_by_label("Domain", exact=True).fill("www.example.test")
     await page.get_by_role("button", name="Add", exact=True).click()
-    await expect(page.get_by_role("alert")).to_contain_text("www.example.test is already added")
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "www.example.test is already one of this project's domains")
 
     # Once the TXT record exists, "Check now" finds it: with HTTPS off the domain is served.
     dns.add_txt("_slipway.www.example.test", await txt.nth(2).inner_text())

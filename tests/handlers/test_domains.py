@@ -10,6 +10,7 @@ from dataclasses import replace
 import psycopg
 import pytest
 
+from sql.domains import list_domains
 from tests.support import pebble as pebble_support
 from tests.support.accounts import sign_in_github_user
 from tests.support.repos import make_repo
@@ -166,18 +167,84 @@ async def test_the_dashboard_host_cannot_be_a_custom_domain(api, owner, project,
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_a_host_name_belongs_to_one_project_only(api, owner, project, io_loop,
-                                                       tmp_path):
-    assert (await _add(api, owner, project, "www.shop.example")).status == 201
+async def test_a_verified_host_name_belongs_to_one_project_only(api, owner, project, dns,
+                                                                tmp_path):
+    domain = (await _add(api, owner, project, "www.shop.example")).json()["domain"]
+    again = await _add(api, owner, project, "www.shop.example")
+    assert again.status == 409 and "already one of this project's" in again.json()["error"][
+        "message"]
+    dns.add_txt("_slipway.www.shop.example", domain["verification"]["value"])
+    assert (await _verify(api, owner, project, "www.shop.example"))["status"] == "active"
     repo = make_repo(tmp_path / "blog", {"index.html": "<p>blog</p>"})
     other = (await api.post("/api/projects", headers=owner.headers,
                             json_body={"name": "blog", "repo_url": str(repo)})).json()
     taken = await _add(api, owner, other, "www.shop.example")
     assert taken.status == 409 and taken.json()["error"]["field"] == "hostname"
+    assert "another project verified it" in taken.json()["error"]["message"]
     bad_redirect = await _add(api, owner, other, "blog.example",
                               redirect_to="www.shop.example")
     assert bad_redirect.status == 400
     assert bad_redirect.json()["error"]["field"] == "redirect_to"
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_name_claimed_by_someone_who_cannot_prove_it_still_goes_to_its_owner(
+        api, owner, project, app_server, dns, db_url, io_loop, tmp_path):
+    # Mallory adds the shop's name to a project of hers before the shop does: without the
+    # shop's DNS she can never prove it, and her claim must not keep the name from the shop.
+    mallory = await sign_in_github_user(app_server, api, 666, "mallory")
+    created = await api.post("/api/projects", headers=mallory.headers,
+                             json_body={"name": "squat"})  # deployed by upload
+    assert created.status == 201, created.body
+    squat = created.json()
+    publish_site(app_server.app.config.deployments_dir, "squat", {"index.html": "<p>squat</p>"})
+    claimed = await _add(api, mallory, squat, "www.shop.example")
+    assert claimed.status == 201, claimed.body
+
+    mine = await _add(api, owner, project, "www.shop.example")
+    assert mine.status == 201, mine.body
+    dns.add_txt("_slipway.www.shop.example", mine.json()["domain"]["verification"]["value"])
+    assert (await _verify(api, owner, project, "www.shop.example"))["status"] == "active"
+    assert (await _get_site(api, "www.shop.example")).body == b"<h1>the shop</h1>"
+
+    hers = await _verify(api, mallory, squat, "www.shop.example")
+    assert hers["status"] == "failed" and "another project" in hers["error"]
+    with psycopg.connect(db_url, autocommit=True) as conn:  # as if the shop's were issued
+        conn.execute("INSERT INTO certificates (hostname, status) "
+                     "VALUES ('www.shop.example', 'pending')")
+    async with app_server.app.db.pool.connection() as conn:  # (the API shows it over HTTPS)
+        hers_seen = await list_domains(conn, squat["id"])
+        ours_seen = await list_domains(conn, project["id"])
+    assert [(d["status"], d["certificate_status"]) for d in hers_seen] == [("failed", None)]
+    assert [d["certificate_status"] for d in ours_seen] == ["pending"]
+
+    removed = await api.request("DELETE", f"/api/projects/{squat['id']}/domains/"
+                                "www.shop.example", headers=mallory.headers)
+    assert removed.status == 204
+    with psycopg.connect(db_url) as conn:  # her leaving takes nothing of the shop's
+        assert conn.execute("SELECT count(*) FROM certificates").fetchone()[0] == 1
+    assert (await _get_site(api, "www.shop.example")).body == b"<h1>the shop</h1>"
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_two_proofs_of_one_name_at_once_give_it_to_one_project(
+        api, owner, project, app_server, dns, tmp_path):
+    repo = make_repo(tmp_path / "blog", {"index.html": "<p>blog</p>"})
+    other = (await api.post("/api/projects", headers=owner.headers,
+                            json_body={"name": "blog", "repo_url": str(repo)})).json()
+    values = []
+    for each in (project, other):
+        added = await _add(api, owner, each, "www.shop.example")
+        assert added.status == 201, added.body
+        values.append(added.json()["domain"]["verification"]["value"])
+    for value in values:  # a TXT record may hold several values: both proofs hold
+        dns.add_txt("_slipway.www.shop.example", value)
+    results = await asyncio.gather(*(_verify(api, owner, each, "www.shop.example")
+                                     for each in (project, other) for _ in range(3)))
+    assert sorted({r["status"] for r in results}) == ["active", "failed"]
+    final = [(await api.get(f"/api/projects/{each['id']}/domains", headers=owner.headers)
+              ).json()[0]["status"] for each in (project, other)]
+    assert sorted(final) == ["active", "failed"]
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -217,7 +284,8 @@ async def test_waiting_domains_are_checked_in_the_background(api, owner, project
 async def test_deleting_the_project_removes_its_domains_and_their_certificates(
         api, owner, project, db_url):
     await _add(api, owner, project, "www.shop.example")
-    with psycopg.connect(db_url, autocommit=True) as conn:  # as if it had been issued one
+    with psycopg.connect(db_url, autocommit=True) as conn:  # as if verified and issued one
+        conn.execute("UPDATE domains SET status = 'verified'")
         conn.execute("INSERT INTO certificates (hostname, status) VALUES "
                      "('www.shop.example', 'pending'), ('other.example', 'pending')")
     deleted = await api.request("DELETE", f"/api/projects/{project['id']}",
