@@ -29,9 +29,11 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 FILES = "files"
 TRANSFER_THREADS = 8
-# Files up to this size go in one PUT or GET; larger ones through boto3's transfer manager
-# (multipart, streamed from and to disk).
+# Files up to this size go in one PUT; larger ones through boto3's transfer manager (multipart,
+# streamed from disk). Every GET is streamed to disk in chunks of READ_CHUNK, never past the
+# size the manifest gives, so a store that was tampered with cannot fill the disk.
 SINGLE_REQUEST_BYTES = 8 * 1024 * 1024
+READ_CHUNK = 1024 * 1024
 # 200,000 entries of long paths fit well within this; a store that was tampered with cannot
 # make a web process read more than this into memory.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -43,7 +45,11 @@ StoreError = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError
 class S3Releases:
     """Upload, fetch, list and delete releases under `s3://bucket/prefix`."""
 
-    def __init__(self, storage_url: str, endpoint: str | None = None) -> None:
+    def __init__(self, storage_url: str, endpoint: str | None = None, *,
+                 max_release_bytes: int = 3 * 1024**3) -> None:
+        """`max_release_bytes`: the most a fetched release may declare in all (see
+        `release_limit`); a manifest declaring more is refused before anything is read."""
+        self.max_release_bytes = max_release_bytes
         parts = urlsplit(storage_url)
         self.bucket = parts.netloc
         self.prefix = parts.path.strip("/")
@@ -140,6 +146,10 @@ class S3Releases:
         if len(manifest) > MAX_MANIFEST_BYTES:
             raise BadManifest(f"the manifest is larger than {MAX_MANIFEST_BYTES} bytes")
         entries = decode(manifest)
+        declared = sum(entry.size for entry in entries if entry.kind == "file")
+        if declared > self.max_release_bytes:
+            raise BadManifest(f"the release declares {declared} bytes, more than a release "
+                              f"may hold ({self.max_release_bytes})")
         staging = target.with_name(f".fetch-{target.name}-{secrets.token_hex(4)}")
         staging.mkdir(parents=True)
         try:
@@ -162,16 +172,18 @@ class S3Releases:
 
         def get(entry: Entry) -> None:
             path, key = staging / entry.path, f"{base}/{entry.path}"
-            if entry.size > SINGLE_REQUEST_BYTES:
-                self.client.download_file(self.bucket, key, str(path))
-            else:
-                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-                data = body.read(SINGLE_REQUEST_BYTES + 1)
-                if len(data) != entry.size:
-                    raise BadManifest(f"{entry.path!r} is not the size its manifest says")
-                with open(path, "xb") as file:
-                    file.write(data)
-            if path.is_symlink() or path.stat().st_size != entry.size:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            written = 0
+            try:
+                with open(path, "xb") as file:  # "x": never through a link planted meanwhile
+                    while chunk := body.read(min(READ_CHUNK, entry.size - written + 1)):
+                        written += len(chunk)
+                        if written > entry.size:
+                            break
+                        file.write(chunk)
+            finally:
+                body.close()
+            if written != entry.size:
                 raise BadManifest(f"{entry.path!r} is not the size its manifest says")
 
         with ThreadPoolExecutor(TRANSFER_THREADS) as pool:

@@ -122,8 +122,15 @@ def release_storage(config: Config, pool: AsyncConnectionPool, notices: NoticeLi
     storage, where the deployments directory is both."""
     if not config.uses_s3:
         return None, None
-    s3 = S3Releases(config.storage, config.s3_endpoint)
+    s3 = S3Releases(config.storage, config.s3_endpoint, max_release_bytes=release_limit(config))
     mirror = None
     if config.serves_web:
         mirror = ReleaseMirror(pool, s3, config.deployments_dir, config.release_cache, notices)
     return mirror, StoredReleases(pool, s3, config.deployments_dir, mirror)
+
+
+def release_limit(config: Config) -> int:
+    """The most a release may hold in all: a build's output (SLIPWAY_MAX_OUTPUT) or an upload's
+    files (SLIPWAY_MAX_UPLOAD), whichever is larger, and its pre-compressed siblings (a .gz and
+    a .br, each kept only when smaller than its file): under three times that."""
+    return 3 * max(config.max_output, config.max_upload)

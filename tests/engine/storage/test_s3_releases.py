@@ -110,3 +110,24 @@ def test_a_file_of_another_size_than_its_manifest_says_is_refused(store, tmp_pat
     with pytest.raises(BadManifest):
         store.fetch(7, 9, tmp_path / "9")
     assert not (tmp_path / "9").exists()
+
+
+def test_a_release_declaring_more_than_a_release_may_hold_is_refused_before_any_download(
+        s3_server, tmp_path):
+    store = S3Releases(f"s3://{s3_server.bucket()}/some/prefix", s3_server.url,
+                       max_release_bytes=10_000)
+    _tampered(store, [["a.bin", "file", 6_000, ""], ["b.bin", "file", 6_000, ""]],
+              {"a.bin": b"a" * 6_000, "b.bin": b"b" * 6_000})
+    with pytest.raises(BadManifest, match="declares 12000 bytes"):
+        store.fetch(7, 9, tmp_path / "9")
+    assert list(tmp_path.iterdir()) == []  # not even a staging directory
+
+
+def test_a_large_file_longer_than_its_manifest_says_is_refused(store, tmp_path):
+    declared = 9 * 1024 * 1024  # over the single-request size: the path large files take
+    _tampered(store, [["video.mp4", "file", declared, ""]],
+              {"video.mp4": os.urandom(1024) * (3 * declared // 1024)})
+    with pytest.raises(BadManifest, match="not the size its manifest says"):
+        store.fetch(7, 9, tmp_path / "9")
+    assert list(tmp_path.iterdir()) == []
+
