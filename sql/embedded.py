@@ -50,7 +50,7 @@ class EmbeddedPostgres:
     def is_running(self) -> bool:
         """Whether the postmaster named in the data directory's pid file is alive (a killed
         one can linger as a zombie where nothing reaps orphans: that is not alive)."""
-        pid = _postmaster_pid(self.pgdata)
+        pid = postmaster_pid(self.pgdata)
         if pid is None:
             return False
         try:
@@ -81,7 +81,8 @@ class EmbeddedPostgres:
             log.info("embedded PostgreSQL stopped")
 
 
-def _postmaster_pid(pgdata: Path) -> int | None:
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The postmaster's pid, from the data directory's pid file (None without one)."""
     try:
         first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0].strip()
     except OSError:
@@ -91,14 +92,26 @@ def _postmaster_pid(pgdata: Path) -> int | None:
 
 def forget_dead_handles(pgdata: Path) -> None:
     """Drop processes that no longer exist from pgserver's list of users of `pgdata`."""
-    handles = pgdata / _HANDLES_FILE
-    try:
-        pids = json.loads(handles.read_text())
-    except (OSError, ValueError):
+    pids = _recorded_users(pgdata)
+    if pids is None:
         return
-    alive = [pid for pid in pids if isinstance(pid, int) and process_exists(pid)]
+    alive = living_users(pgdata)
     if alive != pids:
-        handles.write_text(json.dumps(alive))
+        (pgdata / _HANDLES_FILE).write_text(json.dumps(alive))
+
+
+def living_users(pgdata: Path) -> list[int]:
+    """The processes pgserver recorded as users of `pgdata` that are still there."""
+    return [pid for pid in _recorded_users(pgdata) or [] if isinstance(pid, int)
+            and process_exists(pid)]
+
+
+def _recorded_users(pgdata: Path) -> list | None:
+    try:
+        pids = json.loads((pgdata / _HANDLES_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return pids if isinstance(pids, list) else None
 
 
 def process_exists(pid: int) -> bool:

@@ -10,7 +10,6 @@ migrating again, and no test ever sees another test's rows.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import secrets
@@ -27,7 +26,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from sql.database import migrate
-from sql.embedded import EmbeddedPostgres, process_exists
+from sql.embedded import EmbeddedPostgres, living_users, postmaster_pid, process_exists
 
 
 class TestPostgres:
@@ -49,7 +48,7 @@ class TestPostgres:
             drop_abandoned_databases(external)
         else:
             remove_abandoned_servers(Path(_memory_backed_dir() or tempfile.gettempdir()))
-            self._tmp = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=_memory_backed_dir()))
+            self._tmp = Path(tempfile.mkdtemp(prefix=_SERVER_DIR_PREFIX, dir=_memory_backed_dir()))
             self._tmp.chmod(0o755)  # postgres runs as another OS user when the suite is root
             self._embedded = EmbeddedPostgres(self._tmp / "pg")
             self.admin_url = self._embedded.uri
@@ -108,7 +107,7 @@ class TestPostgres:
             conn.execute(query)
 
 
-_PREFIX = "slipway-test-pg-"
+_SERVER_DIR_PREFIX = "slipway-test-pg-"
 _DATABASE_PREFIX = "slipway_test_"
 
 
@@ -144,10 +143,10 @@ def remove_abandoned_servers(parent: Path, *, settle: float = 600) -> list[Path]
     than `settle` seconds is left alone (a run starting now may not have recorded itself yet).
     Returns the directories removed."""
     removed = []
-    for path in parent.glob(_PREFIX + "*"):
+    for path in parent.glob(_SERVER_DIR_PREFIX + "*"):
         pgdata = path / "pg"
         try:
-            if time.time() - path.stat().st_mtime < settle or _has_living_user(pgdata):
+            if time.time() - path.stat().st_mtime < settle or living_users(pgdata):
                 continue
         except OSError:
             continue
@@ -157,23 +156,11 @@ def remove_abandoned_servers(parent: Path, *, settle: float = 600) -> list[Path]
     return removed
 
 
-def _has_living_user(pgdata: Path) -> bool:
-    try:
-        pids = json.loads((pgdata / ".handle_pids.json").read_text())
-    except (OSError, ValueError):
-        pids = []
-    return any(isinstance(pid, int) and process_exists(pid) for pid in pids)
-
-
 def _stop_postmaster(pgdata: Path) -> None:
     """PostgreSQL's immediate shutdown (SIGQUIT): the data is thrown away anyway."""
-    try:
-        first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0].strip()
-    except OSError:
+    pid = postmaster_pid(pgdata)
+    if pid is None:
         return
-    if not first.isdigit():
-        return
-    pid = int(first)
     try:
         os.kill(pid, signal.SIGQUIT)
     except (ProcessLookupError, PermissionError):
